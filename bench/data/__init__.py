@@ -1,0 +1,1 @@
+"""Locating, verifying, loading and degrading images."""

@@ -1,0 +1,299 @@
+"""Where every dataset comes from, how to check it, and a safe downloader.
+
+``python -m bench data download NAME`` streams the archive into ``<root>/.downloads/`` (resuming a
+partial ``.part`` file with an HTTP Range request), hashes it while it streams, refuses it if the
+hash differs from the catalog's, and extracts only the members the catalog maps, refusing any
+member that would land outside the dataset folder. It then writes ``<Set>/MANIFEST.sha256`` so
+``python -m bench data verify NAME`` can re-check every file later.
+
+Checksums are the published ones, with their source named; where no checksum is published the
+entry says so and the download prints the hash it computed, for you to pin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import shutil
+import sys
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from tqdm import tqdm
+
+from bench import BenchError
+from bench.data.benchmarks import canonical_name, data_roots
+
+__all__ = ["Archive", "Dataset", "CATALOG", "describe", "download", "verify", "safe_extract", "fetch"]
+
+_EDSR_BENCHMARK = "https://cv.snu.ac.kr/research/EDSR/benchmark.tar"
+_EDSR_BENCHMARK_MD5 = "md5:4ace41d33c2384b97e6b320cd0afd6ba"  # as published in Coloquinte/torchSR datasets/benchmarks.py
+_DIV2K = "https://data.vision.ee.ethz.ch/cvl/DIV2K/"
+
+
+@dataclass(frozen=True)
+class Archive:
+    url: str
+    checksum: str | None  # "sha256:<hex>" or "md5:<hex>"; None where nothing is published
+    members: tuple[tuple[str, str], ...]  # (prefix inside the archive, folder under the dataset)
+    size: int | None = None
+    checksum_source: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    description: str
+    archives: tuple[Archive, ...]
+    how_to_get: str = ""  # for sets without a public archive
+
+
+def _benchmark_set(name: str) -> Dataset:
+    return Dataset(
+        name,
+        f"{name} HR and MATLAB-made LR_bicubic X2/X3/X4, from EDSR's benchmark.tar (shared by Set5/Set14/B100/Urban100)",
+        (Archive(_EDSR_BENCHMARK, _EDSR_BENCHMARK_MD5, ((f"benchmark/{name}/", ""),),
+                 checksum_source="Coloquinte/torchSR torchsr/datasets/benchmarks.py"),),
+    )
+
+
+def _div2k(zip_name: str, checksum: str, size: int, members: tuple[tuple[str, str], ...]) -> Archive:
+    return Archive(_DIV2K + zip_name, "sha256:" + checksum, members, size,
+                   "tensorflow/datasets tensorflow_datasets/datasets/div2k/checksums.tsv")
+
+
+CATALOG: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        _benchmark_set("Set5"),
+        _benchmark_set("Set14"),
+        _benchmark_set("B100"),
+        _benchmark_set("Urban100"),
+        Dataset(
+            "DIV2K-val",
+            "DIV2K validation HR (0801-0900) and its official bicubic LR X2/X3/X4",
+            (
+                _div2k("DIV2K_valid_HR.zip", "20dd31fd84d777bc1cf5d6b7654a3f569c0aec74458ae094122ad1d0489900fc",
+                       448993893, (("DIV2K_valid_HR/", "HR/"),)),
+                *(
+                    _div2k(f"DIV2K_valid_LR_bicubic_X{s}.zip", digest, size,
+                           ((f"DIV2K_valid_LR_bicubic/X{s}/", f"LR_bicubic/X{s}/"),))
+                    for s, digest, size in (
+                        (2, "60eed9875c697df51204aa579e2a699e1d5215095788a097ff54dd17e2664d57", 117763600),
+                        (3, "04b9a2ed3b4a0715d3924d3ae8514830c3328fac8d30512ce716d6f419e052a3", 54513392),
+                        (4, "a50a5d1c4b88de4e8d300d8fb2b904c52fe93b2b298a4899697760d7cbb6d553", 31505881),
+                    )
+                ),
+            ),
+        ),
+        Dataset(
+            "DIV2K-train",
+            "DIV2K training HR (0001-0800), the training set of every paper here",
+            (_div2k("DIV2K_train_HR.zip", "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335",
+                    3530603713, (("DIV2K_train_HR/", "HR/"),)),),
+        ),
+        Dataset(
+            "Flickr2K",
+            "Flickr2K HR (2650 images); DIV2K + Flickr2K = DF2K",
+            (Archive("https://cv.snu.ac.kr/research/EDSR/Flickr2K.tar", "md5:5d3f39443d5e9489bff8963f8f26cb03",
+                     (("Flickr2K/Flickr2K_HR/", "HR/"),),
+                     checksum_source="Coloquinte/torchSR torchsr/datasets/flickr2k.py"),),
+        ),
+        Dataset(
+            "Manga109",
+            "Manga109 (109 comic volumes' covers); licence requires a request to the authors",
+            (),
+            how_to_get="request access at http://www.manga109.org/en/, then put the 109 PNGs in "
+                       "<data root>/Manga109/HR/ (no public archive with a published checksum exists)",
+        ),
+    )
+}
+
+
+def _entry(name: str) -> Dataset:
+    if name in CATALOG:
+        return CATALOG[name]
+    canonical = canonical_name(name)
+    if canonical not in CATALOG:
+        raise BenchError(f"{canonical} is built in and needs no download; catalogue: {', '.join(CATALOG)}")
+    return CATALOG[canonical]
+
+
+def _target_root(data_root) -> Path:
+    return data_roots(data_root)[0]
+
+
+def describe(data_root=None) -> dict:
+    rows = []
+    for d in CATALOG.values():
+        found = [r for r in data_roots(data_root) if (r / d.name / "HR").is_dir()]
+        source = ", ".join(a.url for a in d.archives) or d.how_to_get
+        rows.append({"name": d.name, "status": "present" if found else "not present",
+                     "location": str(found[0] / d.name) if found else None,
+                     "source": source, "description": d.description})
+    return {"datasets": rows}
+
+
+def _hasher(checksum: str | None):
+    algorithm = checksum.split(":", 1)[0] if checksum else "sha256"
+    return hashlib.new(algorithm)
+
+
+def _hash_file(path: Path, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(archive: Archive, folder: Path, progress: bool = True, timeout: float = 60) -> Path:
+    """Download ``archive.url`` into ``folder`` (resuming a ``.part``), check its hash, return the path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / PurePosixPath(archive.url).name
+    algorithm = archive.checksum.split(":", 1)[0] if archive.checksum else "sha256"
+    if final.exists() and (archive.checksum is None or f"{algorithm}:{_hash_file(final, algorithm)}" == archive.checksum):
+        return final
+    part = final.with_name(final.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(archive.url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:  # the .part is already complete
+            response = None
+        else:
+            raise BenchError(f"download of {archive.url} failed: HTTP {err.code} {err.reason}") from None
+    except (urllib.error.URLError, OSError) as err:
+        raise BenchError(f"cannot reach {archive.url}: {err}; a partial download stays in {part}") from None
+    if response is not None:
+        with response:
+            resumed = response.status == 206
+            if not resumed:
+                have = 0  # the server ignored the Range header: start over
+            length = response.headers.get("Content-Length")
+            total = have + int(length) if length else archive.size
+            with part.open("ab" if resumed else "wb") as out, tqdm(
+                total=total, initial=have, unit="B", unit_scale=True, desc=final.name, disable=not progress
+            ) as bar:
+                received, problem = 0, None
+                try:
+                    for block in iter(lambda: response.read(1 << 20), b""):
+                        out.write(block)
+                        received += len(block)
+                        bar.update(len(block))
+                except (OSError, http.client.HTTPException) as err:
+                    problem = err
+                if problem is not None or (length is not None and received < int(length)):
+                    raise BenchError(f"download of {archive.url} broke off after {have + received} bytes "
+                                     f"({problem or 'connection closed'}); run the same command again "
+                                     f"to resume from {part}")
+    digest = f"{algorithm}:{_hash_file(part, algorithm)}"
+    if archive.checksum is not None and digest != archive.checksum:
+        bad = part.with_name(part.name + ".bad")
+        part.replace(bad)
+        raise BenchError(f"{archive.url}: checksum {digest} differs from the catalogue's {archive.checksum}; "
+                         f"kept as {bad} for inspection")
+    part.replace(final)
+    return final
+
+
+def _members(path: Path) -> Iterator[tuple[str, object, bool]]:
+    """(name, handle, is_regular_file) for every member of a zip or tar archive."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
+                yield info.filename, (archive, info), not info.is_dir() and not is_link
+    elif tarfile.is_tarfile(path):
+        with tarfile.open(path) as archive:
+            for info in archive:
+                yield info.name, (archive, info), info.isfile()
+    else:
+        raise BenchError(f"{path} is neither a zip nor a tar archive")
+
+
+def _open_member(handle):
+    archive, info = handle
+    return archive.open(info) if isinstance(archive, zipfile.ZipFile) else archive.extractfile(info)
+
+
+def safe_extract(path: Path, members: tuple[tuple[str, str], ...], destination: Path) -> list[Path]:
+    """Extract the regular files under each archive prefix to ``destination/<folder>``.
+
+    Links, devices and anything whose resolved path leaves ``destination`` are refused."""
+    destination = destination.resolve()
+    written = []
+    for name, handle, regular in _members(path):
+        for prefix, folder in members:
+            if not name.startswith(prefix) or name == prefix:
+                continue
+            relative = PurePosixPath(folder) / PurePosixPath(name[len(prefix):])
+            target = (destination / relative).resolve()
+            if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts or \
+                    not target.is_relative_to(destination):
+                raise BenchError(f"{path}: member {name!r} would land outside {destination}; refusing the archive")
+            if not regular:
+                if not name.endswith("/"):
+                    raise BenchError(f"{path}: member {name!r} is not a regular file; refusing the archive")
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".tmp")
+            with _open_member(handle) as source, tmp.open("wb") as out:
+                shutil.copyfileobj(source, out)
+            tmp.replace(target)
+            written.append(target)
+    return written
+
+
+def download(name: str | Dataset, data_root=None, progress: bool = True) -> dict:
+    entry = name if isinstance(name, Dataset) else _entry(name)
+    if not entry.archives:
+        raise BenchError(f"{entry.name} has no public download: {entry.how_to_get}")
+    root = _target_root(data_root)
+    destination = root / entry.name
+    written: list[Path] = []
+    for archive in entry.archives:
+        path = fetch(archive, root / ".downloads", progress)
+        if archive.checksum is None:
+            print(f"note: {archive.url} has no published checksum; sha256 of what arrived: "
+                  f"{_hash_file(path)}", file=sys.stderr)
+        written += safe_extract(path, archive.members, destination)
+    if not written:
+        raise BenchError(f"the archive for {entry.name} held none of the expected folders "
+                         f"({', '.join(p for a in entry.archives for p, _ in a.members)})")
+    manifest = destination / "MANIFEST.sha256"
+    lines = sorted(f"{_hash_file(p)}  {p.relative_to(destination).as_posix()}" for p in written)
+    manifest.write_text("\n".join(lines) + "\n")
+    return {"name": entry.name, "location": str(destination), "files": len(written), "manifest": str(manifest)}
+
+
+def verify(name: str, data_root=None) -> dict:
+    """Re-hash every file listed in ``<Set>/MANIFEST.sha256`` (written by ``download``)."""
+    entry = _entry(name)
+    roots = [r for r in data_roots(data_root) if (r / entry.name).is_dir()]
+    if not roots:
+        looked = ", ".join(str(r / entry.name) for r in data_roots(data_root))
+        raise BenchError(f"{entry.name} is not present (looked in {looked}); "
+                         f"`python -m bench data download {entry.name}` fetches it")
+    folder = roots[0] / entry.name
+    manifest = folder / "MANIFEST.sha256"
+    if not manifest.is_file():
+        raise BenchError(f"{folder} has no MANIFEST.sha256 (it was not made by `data download`); "
+                         f"nothing to verify against")
+    ok, mismatched, missing = 0, [], []
+    for line in manifest.read_text().splitlines():
+        digest, relative = line.split("  ", 1)
+        path = folder / relative
+        if not path.is_file():
+            missing.append(relative)
+        elif _hash_file(path) != digest:
+            mismatched.append(relative)
+        else:
+            ok += 1
+    return {"name": entry.name, "location": str(folder), "ok": ok, "mismatched": mismatched, "missing": missing}

@@ -1,0 +1,109 @@
+"""Loading test sets, and the one clear error each bad input gets."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from PIL import Image
+
+from bench import BenchError
+from bench.__main__ import main
+from bench.data.benchmarks import SAMPLES_TEST, SAMPLES_TRAIN, load_test_set, mod_crop
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def make_set(root, name="Toy", sizes=((40, 30), (33, 21)), gray=False):
+    hr = root / name / "HR"
+    hr.mkdir(parents=True)
+    for i, (w, h) in enumerate(sizes):
+        mode = "L" if gray else "RGB"
+        Image.new(mode, (w, h), 120 if gray else (10 * i, 90, 200)).save(hr / f"im{i}.png")
+    return root
+
+
+def test_mod_crop():
+    assert mod_crop(torch.zeros(3, 31, 45), 4).shape == (3, 28, 44)
+
+
+@pytest.mark.data
+def test_set14_bridge_stays_grayscale_and_pairs_match(data_root):
+    test_set = load_test_set("set14", 3, data_root)  # spelling is forgiving
+    assert test_set.name == "Set14" and len(test_set.pairs) == 14
+    bridge = next(p for p in test_set.pairs if p.name == "bridge")
+    assert bridge.hr.shape[0] == 1 and bridge.lr.shape[0] == 1
+    for pair in test_set.pairs:
+        assert pair.hr.shape[-1] % 3 == 0 and pair.hr.shape[-2] % 3 == 0
+        assert pair.lr.shape[-2:] == (pair.hr.shape[-2] // 3, pair.hr.shape[-1] // 3)
+    assert test_set.lr_source.startswith("paired")
+
+
+def test_samples_split_is_fixed_and_disjoint():
+    assert not set(SAMPLES_TEST) & set(SAMPLES_TRAIN)
+    test_set = load_test_set("samples", 4)
+    assert [p.name for p in test_set.pairs] == list(SAMPLES_TEST)
+    assert "no paper reports numbers" in test_set.note
+    assert any(p.hr.shape[0] == 1 for p in test_set.pairs)  # camera is grayscale
+
+
+def test_samples_evaluate_on_a_fresh_machine(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no datasets/ folder anywhere
+    monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)
+    code, out, err = run_cli(capsys, "evaluate", "bicubic", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["dataset"] == "samples" and result["scale"] == 4
+    assert 20 < result["psnr"] < 40 and result["n_images"] == 5
+    assert "no paper reports numbers" in result["note"]
+
+
+def test_missing_data_root_lists_where_it_looked(capsys, tmp_path):
+    roots = f"{tmp_path / 'a'}:{tmp_path / 'b'}"
+    code, out, err = run_cli(capsys, "evaluate", "bicubic", "--dataset", "Set5", "--data-root", roots)
+    assert code == 2 and out == ""
+    assert str(tmp_path / "a" / "Set5" / "HR") in err and str(tmp_path / "b" / "Set5" / "HR") in err
+    assert "python -m bench data download Set5" in err
+    assert "Traceback" not in err and err.startswith("error: ")
+
+
+def test_corrupt_png_names_the_file(capsys, tmp_path):
+    make_set(tmp_path, "Set5")
+    (tmp_path / "Set5" / "HR" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    code, _, err = run_cli(capsys, "evaluate", "bicubic", "--dataset", "Set5", "--data-root", str(tmp_path))
+    assert code == 2 and "broken.png" in err and "cannot read image" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dataset", "Set7"], "unknown dataset 'Set7'"),
+    (["--scale", "0"], "positive whole number"),
+    (["--protocol", "ycbcr"], "unknown protocol"),
+])
+def test_bad_arguments(capsys, argv, message):
+    code, _, err = run_cli(capsys, "evaluate", "bicubic", *argv)
+    assert code == 2 and message in err
+
+
+def test_unknown_model_suggests(capsys):
+    code, _, err = run_cli(capsys, "evaluate", "bicubik")
+    assert code == 2 and "unknown model 'bicubik'" in err and "bicubic" in err
+
+
+def test_hr_smaller_than_scale(tmp_path):
+    make_set(tmp_path, "Set5", sizes=((40, 30), (3, 40)))
+    with pytest.raises(BenchError, match=r"im1.png is 3x40, smaller than scale x4"):
+        load_test_set("Set5", 4, tmp_path)
+
+
+def test_paired_lr_of_wrong_size_is_named(tmp_path):
+    make_set(tmp_path, "Set5", sizes=((40, 32),))
+    lr_dir = tmp_path / "Set5" / "LR_bicubic" / "X2"
+    lr_dir.mkdir(parents=True)
+    Image.new("RGB", (19, 16)).save(lr_dir / "im0x2.png")
+    with pytest.raises(BenchError, match=r"im0x2.png is 19x16, expected 20x16"):
+        load_test_set("Set5", 2, tmp_path)
+    shutil.rmtree(lr_dir)
+    assert load_test_set("Set5", 2, tmp_path).lr_source.startswith("generated")

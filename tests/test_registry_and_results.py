@@ -1,0 +1,87 @@
+"""Registry (register / make / discovery through entry points) and the results store."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from bench import BenchError, registry, results
+from bench.reported import COLUMNS, read_reported, reported_numbers
+
+
+def test_entry_points_register_bicubic():
+    names = [card.name for card in registry.list_models()]
+    assert "bicubic" in names
+    assert [c.name for c in registry.list_models("bic*")] == ["bicubic"]
+
+
+def test_make_builds_from_spec_and_keeps_it():
+    model = registry.make({"name": "bicubic", "args": {"scale": 3}})
+    assert model.spec == {"name": "bicubic", "args": {"scale": 3}}
+    assert model(torch.rand(1, 3, 5, 7)).shape == (1, 3, 15, 21)
+
+
+def test_make_rejects_unknown_options_and_missing_scale():
+    with pytest.raises(BenchError, match="no option depth"):
+        registry.make("bicubic", scale=2, depth=3)
+    with pytest.raises(BenchError, match="needs a scale"):
+        registry.make("bicubic")
+
+
+def test_register_checks_names_scales_and_duplicates():
+    with pytest.raises(ValueError, match="lower-case"):
+        registry.register("My_Model", paper="x", scales=(2,))
+    registry.register("toy-net", paper="test", scales=(2, 4), width=8)(lambda scale, width=8: torch.nn.Identity())
+    try:
+        card = registry.get("toy-net")
+        assert card.defaults == {"width": 8}
+        with pytest.raises(BenchError, match="no x3 variant; it supports x2, x4"):
+            registry.make("toy-net", scale=3)
+        with pytest.raises(ValueError, match="registered twice"):
+            registry.register("toy-net", paper="test", scales=(2,))(lambda scale: torch.nn.Identity())
+    finally:
+        registry._MODELS.pop("toy-net")
+
+
+def test_reported_numbers_are_well_formed(tmp_path):
+    rows = reported_numbers()
+    assert rows and all(r.source.startswith("reported.csv:") for r in rows)
+    bad = tmp_path / "reported.csv"
+    bad.write_text(",".join(COLUMNS) + "\namms,T2,bicubic,,2,Set5,psnr,33.6x,matlab,\n")
+    with pytest.raises(BenchError, match="reported.csv:2: value '33.6x' is not a number"):
+        read_reported(bad)
+
+
+def test_results_are_appended_atomically_with_provenance(tmp_path):
+    first = results.append({"model": "bicubic", "psnr": 30.0}, "evaluate", tmp_path)
+    second = results.append({"model": "bicubic", "psnr": 31.0}, "evaluate", tmp_path)
+    assert first != second and first.exists() and second.exists()
+    (tmp_path / "garbage.json").write_text("{not json")
+    records = results.load_records(tmp_path, kind="evaluate")
+    assert sorted(r["psnr"] for r in records) == [30.0, 31.0]
+    prov = records[0]["provenance"]
+    assert {"git_commit", "torch", "device_name", "command", "time"} <= set(prov)
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_a_failed_write_leaves_earlier_records_and_no_debris(tmp_path):
+    results.append({"psnr": 1.0}, "evaluate", tmp_path)
+    with pytest.raises(ValueError):
+        results.append({"psnr": float("nan")}, "evaluate", tmp_path)  # not valid JSON: refused
+    assert [r["psnr"] for r in results.load_records(tmp_path)] == [1.0]
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_cli_json_is_one_object_on_stdout_progress_on_stderr(tmp_path):
+    env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "bench", "evaluate", "bicubic", "--scale", "3", "--json"],
+                          capture_output=True, text=True, env=env, timeout=300, check=True)
+    payload = json.loads(done.stdout)  # exactly one object: anything else would not parse
+    for key in ("model", "scale", "dataset", "psnr", "ssim", "device", "protocol"):
+        assert key in payload
+    assert payload["model"] == "bicubic" and payload["scale"] == 3
+    stored = results.load_records(tmp_path)
+    assert len(stored) == 1 and stored[0]["psnr"] == payload["psnr"]
