@@ -47,13 +47,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     protocol = get_protocol(args.protocol)
     card.check_scale(args.scale)
     model = registry.make(card.name, scale=args.scale)
-    if any(True for _ in model.parameters()):
-        raise BenchError(f"{card.name} has learned parameters and no weights were given; "
+    if args.weights:
+        from bench.checkpoints import load_weights
+
+        load_weights(model, args.weights)
+    elif any(True for _ in model.parameters()):
+        raise BenchError(f"{card.name} has learned parameters and no weights were given (--weights PATH); "
                          f"evaluating a random initialisation measures nothing")
     test_set = load_test_set(args.dataset, args.scale, args.data_root, lr=args.lr)
     device = resolve_device(args.device)
     result = evaluate(model, card, test_set, protocol, device, progress=not args.quiet)
-    result["weights"] = "none (parameter-free)"
+    result["weights"] = args.weights or "none (parameter-free)"
     result["budget"] = "inference only"
     if not args.no_save:
         result["stored_as"] = str(results.append(result, "evaluate", args.results_dir))
@@ -105,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="samples", help="Set5, Set14, B100, Urban100, Manga109, DIV2K-val, "
                    "samples (default: the embedded scikit-image set)")
     p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--weights", help="checkpoint: ours (carries its spec) or the authors' release")
     p.add_argument("--protocol", default="basicsr", help="basicsr (default), matlab, div2k-rgb, liif-y")
     p.add_argument("--lr", default="auto", choices=["auto", "paired", "generated"],
                    help="LR images: the set's MATLAB-made files if present (auto), or our imresize")

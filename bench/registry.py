@@ -39,6 +39,8 @@ class ModelCard:
     description: str
     channels: str = "rgb"  # "rgb", or "any" for channel-agnostic models (bicubic) that can run on Y alone
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Maps a foreign checkpoint's state_dict (e.g. the authors' release) onto ours; the one place for it.
+    remap_weights: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def check_scale(self, scale: int) -> None:
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
@@ -59,6 +61,7 @@ def register(
     scales: tuple[int, ...] | None,
     description: str = "",
     channels: str = "rgb",
+    remap_weights: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     **defaults: Any,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register ``builder(scale, **config)`` under ``name``; ``defaults`` documents its config."""
@@ -69,7 +72,7 @@ def register(
         if name in _MODELS and _MODELS[name].build is not builder:
             raise ValueError(f"model {name!r} is registered twice")
         text = description or (builder.__doc__ or "").strip().split("\n")[0]
-        _MODELS[name] = ModelCard(name, builder, paper, scales, text, channels, dict(defaults))
+        _MODELS[name] = ModelCard(name, builder, paper, scales, text, channels, dict(defaults), remap_weights)
         return builder
 
     return decorator

@@ -32,7 +32,7 @@ from bench.data.benchmarks import canonical_name, data_roots
 __all__ = ["Archive", "Dataset", "CATALOG", "describe", "download", "verify", "safe_extract", "fetch"]
 
 _EDSR_BENCHMARK = "https://cv.snu.ac.kr/research/EDSR/benchmark.tar"
-_EDSR_BENCHMARK_MD5 = "md5:4ace41d33c2384b97e6b320cd0afd6ba"  # as published in Coloquinte/torchSR datasets/benchmarks.py
+_EDSR_BENCHMARK_MD5 = "md5:4ace41d33c2384b97e6b320cd0afd6ba"
 _DIV2K = "https://data.vision.ee.ethz.ch/cvl/DIV2K/"
 
 
@@ -56,7 +56,7 @@ class Dataset:
 def _benchmark_set(name: str) -> Dataset:
     return Dataset(
         name,
-        f"{name} HR and MATLAB-made LR_bicubic X2/X3/X4, from EDSR's benchmark.tar (shared by Set5/Set14/B100/Urban100)",
+        f"{name} HR and MATLAB-made LR_bicubic X2/X3/X4, from EDSR's benchmark.tar (one archive for four sets)",
         (Archive(_EDSR_BENCHMARK, _EDSR_BENCHMARK_MD5, ((f"benchmark/{name}/", ""),),
                  checksum_source="Coloquinte/torchSR torchsr/datasets/benchmarks.py"),),
     )
@@ -139,11 +139,6 @@ def describe(data_root=None) -> dict:
     return {"datasets": rows}
 
 
-def _hasher(checksum: str | None):
-    algorithm = checksum.split(":", 1)[0] if checksum else "sha256"
-    return hashlib.new(algorithm)
-
-
 def _hash_file(path: Path, algorithm: str = "sha256") -> str:
     digest = hashlib.new(algorithm)
     with path.open("rb") as handle:
@@ -157,7 +152,7 @@ def fetch(archive: Archive, folder: Path, progress: bool = True, timeout: float 
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / PurePosixPath(archive.url).name
     algorithm = archive.checksum.split(":", 1)[0] if archive.checksum else "sha256"
-    if final.exists() and (archive.checksum is None or f"{algorithm}:{_hash_file(final, algorithm)}" == archive.checksum):
+    if final.exists() and archive.checksum in (None, f"{algorithm}:{_hash_file(final, algorithm)}"):
         return final
     part = final.with_name(final.name + ".part")
     have = part.stat().st_size if part.exists() else 0
