@@ -1,4 +1,4 @@
-"""``python -m bench <command>``: list, evaluate, data.
+"""``python -m bench <command>``: list, evaluate, complexity, time, data.
 
 With ``--json`` a command prints exactly one JSON object on stdout; logs and progress bars go to
 stderr. A user error prints one ``error:`` line (no traceback) and exits with status 2.
@@ -72,6 +72,84 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     _emit(result, args.json, text)
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise BenchError(f"sizes are WIDTHxHEIGHT, e.g. 1024x720; got {text!r}") from None
+    if width < 1 or height < 1:
+        raise BenchError(f"sizes must be positive, got {text!r}")
+    return width, height
+
+
+def cmd_complexity(args: argparse.Namespace) -> None:
+    from bench import results
+    from bench.complexity import complexity
+
+    model = registry.make(args.model, scale=args.scale)
+    hr = _size(args.hr)
+    result = complexity(model, args.scale, hr=hr, lr_pad=args.lr_pad, use_cache=not args.no_cache)
+    if not args.no_save:
+        result["stored_as"] = str(results.append({**result, "device": "cpu"}, "complexity", args.results_dir))
+    g = 1e9
+    lines = [
+        f"{result['model']} x{args.scale}: HR {result['hr_size']}, LR {result['lr_size']} (lr_pad {result['lr_pad']})",
+        f"params {result['params']:,} (trainable {result['params_trainable']:,}; "
+        f"leaf modules only, thop/SwinIR style: {result['params_leaf_modules']:,})",
+        f"Mult-Adds {result['mult_adds'] / g:.3f} G ({result['counter']})",
+        *(f"  {op:<32} {v / g:10.3f} G" for op, v in result["by_operator"].items()),
+        "skipped by fvcore (not counted): " + (", ".join(result["skipped_ops"]) or "nothing"),
+    ]
+    if "cross_check" in result:
+        check = result["cross_check"]
+        lines.append(f"cross-check: FlopCounterMode/2 on meta {check['flop_counter_mode_macs'] / g:.3f} G vs "
+                     f"fvcore conv+linear+matmul {check['fvcore_matmul_like'] / g:.3f} G "
+                     f"(rel. diff {check['relative_difference']:.2e})")
+    if result.get("analytic_mult_adds") is not None:
+        lines.append(f"the model's own analytic count: {result['analytic_mult_adds'] / g:.3f} G")
+    if "cached" in result:
+        lines.append(f"(from cache {result['cached']})")
+    _emit(result, args.json, "\n".join(lines))
+
+
+def cmd_time(args: argparse.Namespace) -> None:
+    from bench import results
+    from bench.complexity import lr_size
+    from bench.evaluate import resolve_device
+    from bench.timing import time_reparameterization
+
+    device = resolve_device(args.device)
+    model = registry.make(args.model, scale=args.scale)
+    if args.weights:
+        from bench.checkpoints import load_weights
+
+        load_weights(model, args.weights)
+    if args.lr:
+        width, height = _size(args.lr)
+    else:
+        height, width = lr_size(_size(args.hr), args.scale)
+    warmup = args.warmup if args.warmup is not None else (25 if device.type == "cuda" else 2)
+    repeats = args.repeats if args.repeats is not None else (100 if device.type == "cuda" else 10)
+    result = {"model": args.model, "scale": args.scale,
+              **time_reparameterization(model, (1, 3, height, width), device, warmup, repeats)}
+    result["weights"] = args.weights or "random init (latency does not depend on the values)"
+    if not args.no_save:
+        result["stored_as"] = str(results.append(result, "time", args.results_dir))
+    b = result["before"]
+    lines = [f"{args.model} x{args.scale} on {result['device']}, LR {result['lr_size']}, "
+             f"{repeats} repeats after {warmup} warm-up",
+             f"as trained: median {b['median_ms']:.2f} ms (IQR {b['iqr_ms']:.2f}, mean {b['mean_ms']:.2f}); "
+             f"peak memory {b['peak_memory_bytes'] / 2**20:.0f} MiB ({b['peak_memory_kind']})"]
+    if result["after_ms"] is None:
+        lines.append(result["note"])
+    else:
+        a = result["after"]
+        lines.append(f"deployed ({result['reparameterized_modules']} modules merged): median {a['median_ms']:.2f} ms "
+                     f"(IQR {a['iqr_ms']:.2f}), speed-up x{result['speedup']:.2f}, "
+                     f"max |before - after| = {result['max_abs_diff']:.2e}")
+    _emit(result, args.json, "\n".join(lines))
+
+
 def cmd_data(args: argparse.Namespace) -> None:
     from bench.data import catalog
 
@@ -120,6 +198,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")
     common(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("complexity", help="params and Mult-Adds (fvcore) at an HR output size")
+    p.add_argument("model")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--hr", default="1024x720", help="HR output WIDTHxHEIGHT (1280x720: the CARN/IMDN 720p rule)")
+    p.add_argument("--lr-pad", default="none", choices=["none", "swinir"],
+                   help="swinir: LR side = (HR // s // window + 1) * window, as SwinIR's and MSRA-SR's tables")
+    p.add_argument("--no-cache", action="store_true", help="count again even if a cached count exists")
+    p.add_argument("--no-save", action="store_true", help="do not store the result")
+    p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")
+    common(p)
+    p.set_defaults(func=cmd_complexity)
+
+    p = sub.add_parser("time", help="latency before and after reparameterisation")
+    p.add_argument("model")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--hr", default="1024x720", help="HR output WIDTHxHEIGHT; the LR input is HR // scale")
+    p.add_argument("--lr", help="LR input WIDTHxHEIGHT (overrides --hr)")
+    p.add_argument("--weights", help="checkpoint to load first (latency does not depend on it)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument("--warmup", type=int, help="warm-up runs (default 25 on CUDA, 2 on CPU)")
+    p.add_argument("--repeats", type=int, help="timed runs (default 100 on CUDA, 10 on CPU)")
+    p.add_argument("--no-save", action="store_true", help="do not store the result")
+    p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")
+    common(p)
+    p.set_defaults(func=cmd_time)
 
     p = sub.add_parser("data", help="list, download or verify datasets")
     p.add_argument("action", choices=["list", "download", "verify"])

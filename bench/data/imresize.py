@@ -48,8 +48,7 @@ def _contributions(in_length: int, scale: float, device: torch.device) -> tuple[
     period = 2 * in_length
     folded = torch.remainder(indices.long() - 1, period)
     indices = torch.where(folded < in_length, folded, period - 1 - folded)
-    keep = weights.abs().sum(dim=0) > 0  # MATLAB drops all-zero tap columns; harmless either way
-    return indices[:, keep], weights[:, keep]
+    return indices, weights  # MATLAB also drops all-zero tap columns: they add nothing
 
 
 def _resize_rows(x: torch.Tensor, scale: float, uint8_passes: bool) -> torch.Tensor:

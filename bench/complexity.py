@@ -1,0 +1,167 @@
+"""Params and Mult-Adds, counted the way the papers count them.
+
+Mult-Adds are fvcore's: one per multiply-accumulate of conv, linear and matmul ops (plus its norm and
+upsampling formulas), on a real forward pass at the LR size of a given HR output (default 1024x720,
+as MSRA-SR states; ``hr=(1280, 720)`` is the 720p convention of CARN and IMDN). Two additions:
+
+* fvcore skips ``scaled_dot_product_attention``; we add a handle counting its two matmuls
+  (Q K^T and A V: ``B * heads * Lq * Lk * (E + Ev)``), which SwinIR's own counter includes.
+* ``lr_pad="swinir"`` uses the LR size of SwinIR's ``network_swinir.py`` main block,
+  ``(HR // s // window + 1) * window`` per side: the convention behind SwinIR's and MSRA-SR's tables.
+
+Cross-checks: ``torch.utils.flop_counter.FlopCounterMode`` on the meta device (no compute; it counts
+2 FLOPs per MAC and no norms), and a model's own analytic count where it defines
+``analytic_mult_adds(lr_h, lr_w)``. Full-size counts are cached on disk by a hash of everything they
+depend on (spec, sizes, versions, the model's source), because one count takes a full forward pass.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import json
+import os
+import sys
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench import BenchError
+
+__all__ = ["lr_size", "count_params", "fvcore_mult_adds", "meta_mult_adds", "complexity"]
+
+DEFAULT_HR = (1024, 720)  # width x height of the HR output
+# fvcore operators that FlopCounterMode also counts (1 MAC = 2 FLOPs there); the rest are norms/resampling.
+MATMUL_LIKE = {"conv", "linear", "addmm", "matmul", "bmm", "mm", "einsum", "scaled_dot_product_attention"}
+
+
+def lr_size(hr: tuple[int, int], scale: int, lr_pad: str = "none", window: int | None = None) -> tuple[int, int]:
+    """(LR height, LR width) for an HR of ``hr = (width, height)``."""
+    h, w = hr[1] // scale, hr[0] // scale
+    if lr_pad == "none":
+        return h, w
+    if lr_pad == "swinir":
+        if not window:
+            raise BenchError("lr_pad 'swinir' needs a window-based model (it has no .window)")
+        return (h // window + 1) * window, (w // window + 1) * window
+    raise BenchError(f"unknown lr_pad {lr_pad!r}; use 'none' or 'swinir'")
+
+
+def count_params(model: nn.Module) -> dict[str, int]:
+    """Three conventions in circulation. ``params``: every parameter (LIIF's count). ``params_trainable``:
+    those with requires_grad (EDSR's count leaves out its frozen mean shift). ``params_leaf_modules``:
+    only those owned by leaf modules, as thop counts (and SwinIR's paper: no relative-position bias tables)."""
+    leaf = sum(p.numel() for m in model.modules() if not list(m.children()) for p in m.parameters(recurse=False))
+    return {"params": sum(p.numel() for p in model.parameters()),
+            "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "params_leaf_modules": leaf}
+
+
+def _sdpa_handle(inputs: list, outputs: list) -> int:
+    from fvcore.nn.jit_handles import get_shape
+
+    q, k, v = (get_shape(inputs[i]) for i in range(3))
+    batch = 1
+    for d in q[:-2]:
+        batch *= d
+    return batch * q[-2] * k[-2] * (q[-1] + v[-1])
+
+
+def _import_fvcore():
+    with warnings.catch_warnings():
+        # fvcore.nn's import calls torch.jit.script, deprecated since torch 2.10: silence that one warning.
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
+        try:
+            from fvcore.nn import FlopCountAnalysis
+        except ImportError:
+            raise BenchError("fvcore is not installed: pip install 'fvcore==0.1.5.post20221221'") from None
+    return FlopCountAnalysis
+
+
+def fvcore_mult_adds(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
+    analysis_cls = _import_fvcore()
+    model = model.eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        analysis = analysis_cls(model, (x,))
+        analysis.set_op_handle("aten::scaled_dot_product_attention", _sdpa_handle)
+        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+        by_operator = dict(analysis.by_operator())
+        total = analysis.total()
+        skipped = dict(sorted(Counter(analysis.unsupported_ops()).items()))
+    return {"mult_adds": int(total), "by_operator": {k: int(v) for k, v in sorted(by_operator.items())},
+            "skipped_ops": skipped}
+
+
+def meta_mult_adds(model: nn.Module, shape: tuple[int, ...]) -> int:
+    """FlopCounterMode on the meta device (shapes only, no arithmetic), in MACs (its FLOPs / 2)."""
+    meta_model = copy.deepcopy(model).to("meta").eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        meta_model(torch.empty(shape, device="meta"))
+    return counter.get_total_flops() // 2
+
+
+def _cache_key(spec: dict, settings: dict, model: nn.Module) -> str:
+    source = inspect.getsourcefile(type(model)) or ""
+    code = Path(source).read_bytes() if source and Path(source).is_file() else b""
+    try:
+        import fvcore
+
+        fvcore_version = getattr(fvcore, "__version__", "?")
+    except ImportError:
+        fvcore_version = None
+    blob = json.dumps({"spec": spec, **settings, "torch": torch.__version__, "fvcore": fvcore_version,
+                       "code": hashlib.sha256(code).hexdigest(), "counter": hashlib.sha256(
+                           Path(__file__).read_bytes()).hexdigest()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def cache_dir() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sr-repro-bench" / "complexity"
+    return Path(os.environ.get("BENCH_CACHE_DIR", "") or default)
+
+
+def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, lr_pad: str = "none",
+               use_cache: bool = True, cross_check: bool = True) -> dict[str, Any]:
+    """Params and Mult-Adds of ``model`` (built by the registry: it carries ``.spec``)."""
+    lr_h, lr_w = lr_size(hr, scale, lr_pad, getattr(model, "window", None))
+    settings = {"hr": list(hr), "lr": [lr_h, lr_w], "lr_pad": lr_pad, "cross_check": cross_check}
+    spec = getattr(model, "spec", {"name": type(model).__name__, "args": {"scale": scale}})
+    path = cache_dir() / f"{_cache_key(spec, settings, model)}.json"
+    if use_cache and path.is_file():
+        result = json.loads(path.read_text())
+        result["cached"] = str(path)
+        return result
+
+    print(f"counting {spec['name']} x{scale} at LR {lr_w}x{lr_h} (one full forward pass) ...", file=sys.stderr)
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, lr_h, lr_w)
+    result: dict[str, Any] = {
+        "model": spec["name"], "scale": scale, "hr_size": f"{hr[0]}x{hr[1]}", "lr_size": f"{lr_w}x{lr_h}",
+        "lr_pad": lr_pad, **count_params(model), **fvcore_mult_adds(model, x),
+        "counter": "fvcore 1/MAC + scaled_dot_product_attention handle",
+    }
+    if cross_check:
+        matmul_like = sum(v for k, v in result["by_operator"].items() if k in MATMUL_LIKE)
+        meta = meta_mult_adds(model, tuple(x.shape))
+        result["cross_check"] = {
+            "fvcore_matmul_like": matmul_like, "flop_counter_mode_macs": meta,
+            "relative_difference": abs(matmul_like - meta) / max(meta, 1),
+        }
+    analytic = getattr(model, "analytic_mult_adds", None)
+    if callable(analytic):
+        window = getattr(model, "window", 1)  # the model pads its input to whole windows
+        result["analytic_mult_adds"] = analytic(-(-lr_h // window) * window, -(-lr_w // window) * window)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        os.replace(tmp, path)
+    return result

@@ -1,0 +1,100 @@
+"""Blocks shared by several papers, and the structural reparameterisation protocol.
+
+Protocol: a module with a ``reparameterize()`` method can switch itself, in place, from its
+training-time form (several branches) to a deploy-time form (one conv) that computes the same
+function. ``reparameterize(model)`` applies it everywhere and says how many modules it merged; a
+model with no such module is left untouched and reports 0.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["MultiBranchConv2d", "reparameterize", "fuse_conv_bn"]
+
+
+def reparameterize(model: nn.Module) -> int:
+    """Merge every reparameterisable module of ``model`` in place; returns how many were merged."""
+    merged = 0
+    for module in list(model.modules()):
+        if callable(getattr(module, "reparameterize", None)) and not getattr(module, "deployed", False):
+            module.reparameterize()
+            merged += 1
+    return merged
+
+
+def fuse_conv_bn(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.BatchNorm2d | None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight, bias) of one conv equal to conv followed by ``bn`` in eval mode."""
+    bias = torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device) if bias is None else bias
+    if bn is None:
+        return weight, bias
+    factor = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return weight * factor.view(-1, 1, 1, 1), bn.bias + (bias - bn.running_mean) * factor
+
+
+class MultiBranchConv2d(nn.Module):
+    """Sum of parallel convs with different square kernels (odd sizes, 'same' padding), an optional
+    identity branch, each optionally followed by BatchNorm; ``reparameterize()`` folds them into
+    one conv of the largest kernel. ``groups = channels`` gives the multi-scale depth-wise form."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_sizes=(3, 1), *, identity: bool = False,
+                 batch_norm: bool = False, groups: int = 1, bias: bool = True):
+        super().__init__()
+        if any(k % 2 == 0 for k in kernel_sizes):
+            raise ValueError(f"kernel sizes must be odd for 'same' padding, got {kernel_sizes}")
+        if identity and in_channels != out_channels:
+            raise ValueError("an identity branch needs in_channels == out_channels")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = max(kernel_sizes)
+        self.convs = nn.ModuleList(
+            nn.Conv2d(in_channels, out_channels, k, padding=k // 2, groups=groups, bias=bias and not batch_norm)
+            for k in kernel_sizes
+        )
+        self.norms = nn.ModuleList(nn.BatchNorm2d(out_channels) for _ in kernel_sizes) if batch_norm else None
+        self.identity_norm = nn.BatchNorm2d(out_channels) if identity and batch_norm else None
+        self.identity = identity
+        self.deployed = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.deployed:
+            return self.fused(x)
+        out = x if self.identity_norm is None else self.identity_norm(x)
+        out = out if self.identity else 0
+        for i, conv in enumerate(self.convs):
+            y = conv(x)
+            out = out + (y if self.norms is None else self.norms[i](y))
+        return out
+
+    def _identity_kernel(self) -> torch.Tensor:
+        k = self.kernel_size
+        per_group = self.in_channels // self.groups
+        ref = self.convs[0].weight
+        kernel = torch.zeros(self.out_channels, per_group, k, k, dtype=ref.dtype, device=ref.device)
+        kernel[torch.arange(self.out_channels), torch.arange(self.out_channels) % per_group, k // 2, k // 2] = 1
+        return kernel
+
+    @torch.no_grad()
+    def merged_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        k = self.kernel_size
+        weight, bias = 0, 0
+        for i, conv in enumerate(self.convs):
+            w, b = fuse_conv_bn(conv.weight, conv.bias, None if self.norms is None else self.norms[i])
+            pad = (k - conv.kernel_size[0]) // 2
+            weight, bias = weight + F.pad(w, (pad, pad, pad, pad)), bias + b
+        if self.identity:
+            w, b = fuse_conv_bn(self._identity_kernel(), None, self.identity_norm)
+            weight, bias = weight + w, bias + b
+        return weight, bias
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        weight, bias = self.merged_weights()
+        self.fused = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, padding=self.kernel_size // 2,
+                               groups=self.groups, bias=True).to(weight.device, weight.dtype)
+        self.fused.weight.copy_(weight)
+        self.fused.bias.copy_(bias)
+        del self.convs, self.norms, self.identity_norm
+        self.deployed = True
