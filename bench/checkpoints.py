@@ -58,12 +58,17 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     card = registry.get(model.spec["name"])
     if card.remap_weights is not None:
         state = card.remap_weights(state)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    ours = model.state_dict()
+    missing = [k for k in ours if k not in state]
+    unexpected = [k for k in state if k not in ours]
+    reshaped = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in ours.items()
+                if k in state and state[k].shape != v.shape]
+    if missing or unexpected or reshaped:
         raise BenchError(
-            f"{path} does not fit {card.name} {model.spec['args']}: "
-            f"missing {len(missing)} keys {missing[:4]}, unexpected {len(unexpected)} keys {unexpected[:4]}"
+            f"{path} does not fit {card.name} {model.spec['args']}: missing {len(missing)} keys {missing[:4]}, "
+            f"unexpected {len(unexpected)} keys {unexpected[:4]}, other shapes {len(reshaped)} {reshaped[:2]}"
         )
+    model.load_state_dict(state)
     return model
 
 
