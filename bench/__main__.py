@@ -154,7 +154,7 @@ def cmd_data(args: argparse.Namespace) -> None:
     from bench.data import catalog
 
     if args.action == "list":
-        payload = catalog.describe()
+        payload = catalog.describe(args.data_root)
         text = "\n".join(f"{d['name']:<10} {d['status']:<12} {d['source']}" for d in payload["datasets"])
     elif args.action == "download":
         payload = catalog.download(args.name, args.data_root, progress=not args.quiet)

@@ -63,11 +63,11 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     unexpected = [k for k in state if k not in ours]
     reshaped = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in ours.items()
                 if k in state and state[k].shape != v.shape]
-    if missing or unexpected or reshaped:
-        raise BenchError(
-            f"{path} does not fit {card.name} {model.spec['args']}: missing {len(missing)} keys {missing[:4]}, "
-            f"unexpected {len(unexpected)} keys {unexpected[:4]}, other shapes {len(reshaped)} {reshaped[:2]}"
-        )
+    problems = [f"{label} {len(keys)}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+                for label, keys in (("missing keys", missing), ("unexpected keys", unexpected),
+                                    ("other shapes", reshaped)) if keys]
+    if problems:
+        raise BenchError(f"{path} does not fit {card.name} {model.spec['args']}: {'; '.join(problems)}")
     model.load_state_dict(state)
     return model
 

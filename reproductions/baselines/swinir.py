@@ -22,33 +22,36 @@ TOKENS_PER_CHUNK = 8192
 
 @functools.lru_cache(maxsize=8)
 def window_layout(h: int, w: int, window: int, shift: int, device: str) -> tuple:
-    """Precomputed, per input size, for every block that shares it:
+    """Precomputed once per input size and shared by every block with that shift.
 
-    ``order``: for each position of the (cyclically shifted) window layout, the pixel it reads, so
-    one gather does roll + partition; ``inverse`` undoes it. For shifted blocks, ``boundary`` lists the
-    windows that straddle the wrap-around (the last row and column of windows) and ``mask`` their
-    [n, N, N] attention mask (-100 between pixels from different regions); every other window needs none.
+    ``order``: for each token of the window layout, the pixel it reads, so that one gather does the
+    cyclic shift and the window partition; ``inverse`` undoes it. Windows are ordered so that the ones
+    straddling the wrap-around of a shifted block (last row and column of windows) come last: the first
+    ``plain`` windows need only the position bias, the rest also ``mask`` [n, N, N] (-100 between pixels
+    from different regions). Nothing is computed twice.
     """
     rows = (torch.arange(h) + shift) % h
     cols = (torch.arange(w) + shift) % w
     pixel = (rows[:, None] * w + cols[None, :]).view(h // window, window, w // window, window)
-    order = pixel.permute(0, 2, 1, 3).reshape(-1)
-    inverse = torch.argsort(order)
-    boundary = mask = None
-    if shift:
-        def regions(length: int) -> torch.Tensor:
-            labels = torch.zeros(length, dtype=torch.long)
-            labels[length - window: length - shift] = 1
-            labels[length - shift:] = 2
-            return labels
+    pixel = pixel.permute(0, 2, 1, 3).reshape(-1, window * window)  # [nW, N], windows in raster order
+    if not shift:
+        order = pixel.reshape(-1)
+        return order.to(device), torch.argsort(order).to(device), pixel.shape[0], None
 
-        labels = regions(h)[:, None] * 3 + regions(w)[None, :]
-        labels = labels.view(h // window, window, w // window, window).permute(0, 2, 1, 3).reshape(-1, window**2)
-        boundary = torch.nonzero((labels != labels[:, :1]).any(dim=1)).flatten()
-        mixed = labels[boundary]
-        mask = (mixed[:, :, None] != mixed[:, None, :]).float() * -100.0
-        boundary, mask = boundary.to(device), mask.to(device)
-    return order.to(device), inverse.to(device), boundary, mask
+    def regions(length: int) -> torch.Tensor:
+        labels = torch.zeros(length, dtype=torch.long)
+        labels[length - window: length - shift] = 1
+        labels[length - shift:] = 2
+        return labels
+
+    labels = regions(h)[:, None] * 3 + regions(w)[None, :]
+    labels = labels.view(h // window, window, w // window, window).permute(0, 2, 1, 3).reshape(-1, window**2)
+    mixed = (labels != labels[:, :1]).any(dim=1)
+    windows_order = torch.cat([torch.nonzero(~mixed).flatten(), torch.nonzero(mixed).flatten()])
+    order = pixel[windows_order].reshape(-1)
+    edge = labels[mixed]
+    mask = (edge[:, :, None] != edge[:, None, :]).float() * -100.0
+    return order.to(device), torch.argsort(order).to(device), int((~mixed).sum()), mask.to(device)
 
 
 class WindowAttention(nn.Module):
@@ -76,20 +79,17 @@ class WindowAttention(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype))
         return self.proj(out.transpose(1, 2).reshape(b, n_windows, n, c))
 
-    def forward(self, windows: torch.Tensor, boundary: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``windows``: [B, nW, N, C]; ``boundary``/``mask``: the shifted windows that need a region mask."""
+    def forward(self, windows: torch.Tensor, plain: int, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``windows``: [B, nW, N, C]; the first ``plain`` need the position bias only, the rest also ``mask``."""
         bias = self.position_bias()[None]
         # Windows in groups of ~8K tokens: the intermediates stay small enough for the allocator to reuse
         # (on a large image a fresh 30+ MB buffer per op costs more in page faults than the matmul itself).
         group = max(1, TOKENS_PER_CHUNK // windows.shape[2])
-        out = torch.cat([self.attend(part, bias) for part in windows.split(group, dim=1)], dim=1)
-        if boundary is not None:
-            # The few wrap-around windows again, with the region mask; all others need the bias alone.
-            b = windows.shape[0]
-            masked = (bias + mask[:, None]).repeat(b, 1, 1, 1)
-            out.index_copy_(1, boundary, self.attend(windows.index_select(1, boundary), masked))
-        return out
+        parts = [self.attend(part, bias) for part in windows[:, :plain].split(group, dim=1)]
+        if mask is not None:
+            masked = (bias + mask[:, None]).repeat(windows.shape[0], 1, 1, 1)
+            parts.append(self.attend(windows[:, plain:], masked))
+        return torch.cat(parts, dim=1)
 
 
 class Mlp(nn.Module):
@@ -114,9 +114,9 @@ class SwinBlock(nn.Module):
         """``x``: [B, H*W, C] (pixels in raster order); ``size`` = (H, W), multiples of the window."""
         b, _, c = x.shape
         h, w = size
-        order, inverse, boundary, mask = window_layout(h, w, self.window, self.shift, str(x.device))
+        order, inverse, plain, mask = window_layout(h, w, self.window, self.shift, str(x.device))
         windows = self.norm1(x).index_select(1, order).view(b, -1, self.window**2, c)
-        y = self.attn(windows, boundary, mask).view(b, h * w, c).index_select(1, inverse)
+        y = self.attn(windows, plain, mask).view(b, h * w, c).index_select(1, inverse)
         x = x + y
         return torch.cat([part + self.mlp(self.norm2(part)) for part in x.split(TOKENS_PER_CHUNK, dim=1)], dim=1)
 
