@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,28 +31,28 @@ def window_layout(h: int, w: int, window: int, shift: int, device: str) -> tuple
     ``plain`` windows need only the position bias, the rest also ``mask`` [n, N, N] (-100 between pixels
     from different regions). Nothing is computed twice.
     """
-    rows = (torch.arange(h) + shift) % h
-    cols = (torch.arange(w) + shift) % w
-    pixel = (rows[:, None] * w + cols[None, :]).view(h // window, window, w // window, window)
-    pixel = pixel.permute(0, 2, 1, 3).reshape(-1, window * window)  # [nW, N], windows in raster order
-    if not shift:
-        order = pixel.reshape(-1)
-        return order.to(device), torch.argsort(order).to(device), pixel.shape[0], None
+    # numpy, not torch: this bookkeeping must not show up as model operators when fvcore traces a forward.
+    rows = (np.arange(h) + shift) % h
+    cols = (np.arange(w) + shift) % w
+    pixel = (rows[:, None] * w + cols[None, :]).reshape(h // window, window, w // window, window)
+    pixel = pixel.transpose(0, 2, 1, 3).reshape(-1, window * window)  # [nW, N], windows in raster order
+    mask = None
+    if shift:
+        def regions(length: int) -> np.ndarray:
+            labels = np.zeros(length, dtype=np.int64)
+            labels[length - window: length - shift] = 1
+            labels[length - shift:] = 2
+            return labels
 
-    def regions(length: int) -> torch.Tensor:
-        labels = torch.zeros(length, dtype=torch.long)
-        labels[length - window: length - shift] = 1
-        labels[length - shift:] = 2
-        return labels
-
-    labels = regions(h)[:, None] * 3 + regions(w)[None, :]
-    labels = labels.view(h // window, window, w // window, window).permute(0, 2, 1, 3).reshape(-1, window**2)
-    mixed = (labels != labels[:, :1]).any(dim=1)
-    windows_order = torch.cat([torch.nonzero(~mixed).flatten(), torch.nonzero(mixed).flatten()])
-    order = pixel[windows_order].reshape(-1)
-    edge = labels[mixed]
-    mask = (edge[:, :, None] != edge[:, None, :]).float() * -100.0
-    return order.to(device), torch.argsort(order).to(device), int((~mixed).sum()), mask.to(device)
+        labels = regions(h)[:, None] * 3 + regions(w)[None, :]
+        labels = labels.reshape(h // window, window, w // window, window).transpose(0, 2, 1, 3).reshape(-1, window**2)
+        mixed = (labels != labels[:, :1]).any(axis=1)
+        pixel = np.concatenate([pixel[~mixed], pixel[mixed]])
+        edge = labels[mixed]
+        mask = torch.from_numpy((edge[:, :, None] != edge[:, None, :]) * -100.0).float().to(device)
+    order = pixel.reshape(-1)
+    plain = pixel.shape[0] - (0 if mask is None else mask.shape[0])
+    return torch.from_numpy(order).to(device), torch.from_numpy(np.argsort(order)).to(device), plain, mask
 
 
 class WindowAttention(nn.Module):
@@ -191,7 +192,7 @@ class SwinIR(nn.Module):
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
         x = x - self.mean
         shallow = self.conv_first(x)
-        size = (shallow.shape[-2], shallow.shape[-1])
+        size = (int(shallow.shape[-2]), int(shallow.shape[-1]))  # plain ints, also when traced
         y = self.patch_norm(shallow.flatten(2).transpose(1, 2))
         for layer in self.layers:
             y = layer(y, size)
