@@ -88,12 +88,14 @@ def cmd_complexity(args: argparse.Namespace) -> None:
 
     model = registry.make(args.model, scale=args.scale)
     hr = _size(args.hr)
-    result = complexity(model, args.scale, hr=hr, lr_pad=args.lr_pad, use_cache=not args.no_cache)
+    result = complexity(model, args.scale, hr=hr, lr_pad=args.lr_pad, use_cache=not args.no_cache,
+                        as_trained=args.as_trained)
     if not args.no_save:
         result["stored_as"] = str(results.append({**result, "device": "cpu"}, "complexity", args.results_dir))
     g = 1e9
     lines = [
-        f"{result['model']} x{args.scale}: HR {result['hr_size']}, LR {result['lr_size']} (lr_pad {result['lr_pad']})",
+        f"{result['model']} x{args.scale}, {result['form']}: HR {result['hr_size']}, LR {result['lr_size']} "
+        f"(lr_pad {result['lr_pad']})",
         f"params {result['params']:,} (trainable {result['params_trainable']:,}; "
         f"leaf modules only, thop/SwinIR style: {result['params_leaf_modules']:,})",
         f"Mult-Adds {result['mult_adds'] / g:.3f} G ({result['counter']})",
@@ -205,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hr", default="1024x720", help="HR output WIDTHxHEIGHT (1280x720: the CARN/IMDN 720p rule)")
     p.add_argument("--lr-pad", default="none", choices=["none", "swinir"],
                    help="swinir: LR side = (HR // s // window + 1) * window, as SwinIR's and MSRA-SR's tables")
+    p.add_argument("--as-trained", action="store_true",
+                   help="count the multi-branch training form (default: the deployed, reparameterized form)")
     p.add_argument("--no-cache", action="store_true", help="count again even if a cached count exists")
     p.add_argument("--no-save", action="store_true", help="do not store the result")
     p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")

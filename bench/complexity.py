@@ -33,6 +33,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench import BenchError
+from bench.reparam import reparameterize
 
 __all__ = ["lr_size", "count_params", "fvcore_mult_adds", "meta_mult_adds", "complexity"]
 
@@ -129,10 +130,12 @@ def cache_dir() -> Path:
 
 
 def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, lr_pad: str = "none",
-               use_cache: bool = True, cross_check: bool = True) -> dict[str, Any]:
-    """Params and Mult-Adds of ``model`` (built by the registry: it carries ``.spec``)."""
+               use_cache: bool = True, cross_check: bool = True, as_trained: bool = False) -> dict[str, Any]:
+    """Params and Mult-Adds of ``model`` (built by the registry: it carries ``.spec``). Papers report the
+    deployed form, so reparameterisable branches are merged first unless ``as_trained``."""
     lr_h, lr_w = lr_size(hr, scale, lr_pad, getattr(model, "window", None))
-    settings = {"hr": list(hr), "lr": [lr_h, lr_w], "lr_pad": lr_pad, "cross_check": cross_check}
+    settings = {"hr": list(hr), "lr": [lr_h, lr_w], "lr_pad": lr_pad, "cross_check": cross_check,
+                "as_trained": as_trained}
     spec = getattr(model, "spec", {"name": type(model).__name__, "args": {"scale": scale}})
     path = cache_dir() / f"{_cache_key(spec, settings, model)}.json"
     if use_cache and path.is_file():
@@ -140,6 +143,10 @@ def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, l
         result["cached"] = str(path)
         return result
 
+    merged = 0
+    if not as_trained:
+        model = copy.deepcopy(model)
+        merged = reparameterize(model)
     print(f"counting {spec['name']} x{scale} at LR {lr_w}x{lr_h} (one full forward pass) ...", file=sys.stderr)
     torch.manual_seed(0)
     x = torch.rand(1, 3, lr_h, lr_w)
@@ -147,6 +154,7 @@ def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, l
         "model": spec["name"], "scale": scale, "hr_size": f"{hr[0]}x{hr[1]}", "lr_size": f"{lr_w}x{lr_h}",
         "lr_pad": lr_pad, **count_params(model), **fvcore_mult_adds(model, x),
         "counter": "fvcore 1/MAC + scaled_dot_product_attention handle",
+        "form": "as trained" if as_trained else f"deployed ({merged} modules reparameterized)",
     }
     if cross_check:
         matmul_like = sum(v for k, v in result["by_operator"].items() if k in MATMUL_LIKE)

@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.reparam import reparameterize
+
 __all__ = ["measure_latency", "time_reparameterization"]
 
 
@@ -62,9 +64,7 @@ def measure_latency(model: nn.Module, x: torch.Tensor, warmup: int, repeats: int
 
 def time_reparameterization(model: nn.Module, lr_shape: tuple[int, ...], device: torch.device | str = "cpu",
                             warmup: int = 2, repeats: int = 10, seed: int = 0) -> dict[str, Any]:
-    """Time ``model`` before and after ``reproductions.layers.reparameterize`` on one random input."""
-    from reproductions.layers import reparameterize
-
+    """Time ``model`` before and after ``bench.reparam.reparameterize`` on one random input."""
     device = torch.device(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = False

@@ -1,9 +1,9 @@
 """Blocks shared by several papers, and the structural reparameterisation protocol.
 
-Protocol: a module with a ``reparameterize()`` method can switch itself, in place, from its
-training-time form (several branches) to a deploy-time form (one conv) that computes the same
-function. ``reparameterize(model)`` applies it everywhere and says how many modules it merged; a
-model with no such module is left untouched and reports 0.
+Protocol (``bench.reparam``, re-exported here): a module with a ``reparameterize()`` method switches
+itself, in place, from its training-time form (several branches) to a deploy-time form (one conv)
+computing the same function; ``reparameterize(model)`` applies it everywhere and says how many
+modules it merged (0, and nothing touched, for a model without such modules).
 """
 
 from __future__ import annotations
@@ -12,17 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.reparam import reparameterize
+
 __all__ = ["MultiBranchConv2d", "reparameterize", "fuse_conv_bn"]
-
-
-def reparameterize(model: nn.Module) -> int:
-    """Merge every reparameterisable module of ``model`` in place; returns how many were merged."""
-    merged = 0
-    for module in list(model.modules()):
-        if callable(getattr(module, "reparameterize", None)) and not getattr(module, "deployed", False):
-            module.reparameterize()
-            merged += 1
-    return merged
 
 
 def fuse_conv_bn(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.BatchNorm2d | None

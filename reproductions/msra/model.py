@@ -1,0 +1,256 @@
+"""MSRA-SR (Zhou et al., ICCV 2023), an unofficial reconstruction: no code was published.
+
+The skeleton is SwinIR's (shallow conv, residual groups of Transformer layers + a 3x3 conv, final
+LayerNorm, conv after body, global residual, upsampler). Each multi-scale shared Transformer block
+(MSTB) is::
+
+    x = x + GA(proj([SSA(h) | CSA(h)]))       h = LN1(x), in windows of 16x16
+    x = x + fc2(MS-DWC(GELU(fc1(LN2(x)))))     MS-DWC: depth-wise 1/3/5/7 branches, merged by reparameterize()
+
+The choices the paper leaves open follow ``shared/specs/msra_v2.md`` ("V2", the reconstruction that
+fits the lightweight params and Mult-Adds within ~1%); each is a constructor option, tagged
+[paper] (stated in the text), [spec] (inferred there from the paper's numbers) or [swinir].
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reproductions.baselines.swinir import RGB_MEAN
+from reproductions.layers import MultiBranchConv2d
+
+
+def _window_labels(h: int, w: int, window: int, shift: int) -> torch.Tensor:
+    """Region id (0..8) of every pixel after a cyclic shift, as [nW, window, window] (SwinIR's mask regions)."""
+    def regions(length: int) -> torch.Tensor:
+        labels = torch.zeros(length, dtype=torch.long)
+        if shift:
+            labels[length - window: length - shift] = 1
+            labels[length - shift:] = 2
+        return labels
+
+    labels = regions(h)[:, None] * 3 + regions(w)[None, :]
+    return labels.view(h // window, window, w // window, window).permute(0, 2, 1, 3).reshape(-1, window, window)
+
+
+def region_masks(h: int, w: int, window: int, shift: int, scales: tuple[int, ...]) -> dict[int, torch.Tensor]:
+    """For each key scale s: [nW, N, N/s^2] additive masks (-100 across shift regions). Keys at scale s
+    average s x s pixels; with shift a multiple of s every such block lies in one region, so its id is exact."""
+    labels = _window_labels(h, w, window, shift)
+    queries = labels.flatten(1)
+    masks = {}
+    for s in scales:
+        keys = labels[:, ::s, ::s].flatten(1)
+        masks[s] = (queries[:, :, None] != keys[:, None, :]).float() * -100.0
+    return masks
+
+
+class MSAttention(nn.Module):
+    """Shared self-attention (SSA) on ``ssa_dim`` channels + cross-scale attention (CSA) on the rest.
+
+    A *computing* layer projects q, k, v and computes the SSA score map and the CSA score maps; a
+    *sharing* layer projects only v, transforms the inherited SSA map with F and reuses the CSA maps
+    [paper, Eq. 7: shared layers cost 9NC + N^2C + 2NC^2]."""
+
+    def __init__(self, dim: int, window: int, computes: bool, ssa_dim: int, ssa_heads: int,
+                 csa_scales: tuple[int, ...], f_kernel: int):
+        super().__init__()
+        self.dim, self.window, self.computes = dim, window, computes
+        self.ssa_dim, self.ssa_heads = ssa_dim, ssa_heads
+        self.csa_scales = csa_scales
+        self.csa_head_dim = (dim - ssa_dim) // len(csa_scales) if csa_scales else 0
+        if ssa_dim + self.csa_head_dim * len(csa_scales) != dim:
+            raise ValueError(f"channels {dim} do not split into SSA {ssa_dim} + {len(csa_scales)} CSA heads")
+        self.qkv = nn.Linear(dim, 3 * dim) if computes else nn.Linear(dim, dim)  # sharing layers: v only
+        # One relative-position bias table in every layer [spec: fills the parameter count].
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, ssa_heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+        self.register_buffer("relative_position_index", relative[..., 0] * (2 * window - 1) + relative[..., 1],
+                             persistent=False)
+        # F: the learnable transform of the inherited score map [paper: 3x3 depth-wise by default].
+        self.transform = None
+        if not computes and f_kernel:  # 0: F is the identity
+            self.transform = nn.Conv2d(ssa_heads, ssa_heads, f_kernel, padding=f_kernel // 2, groups=ssa_heads)
+        # CSA aggregation: a 1x1 conv per scale, head_dim * s^2 -> head_dim [spec: V2].
+        self.aggregate = nn.ModuleList(nn.Linear(self.csa_head_dim * s * s, self.csa_head_dim) for s in csa_scales)
+        self.proj = nn.Linear(dim, dim)
+
+    def position_bias(self) -> torch.Tensor:
+        n = self.window**2
+        return self.relative_position_bias_table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
+
+    def forward(self, windows: torch.Tensor, shared: dict, masks: dict[int, torch.Tensor] | None) -> torch.Tensor:
+        """``windows``: [B*nW, N, C]; ``shared`` carries the score maps from layer to layer (updated here)."""
+        bw, n, c = windows.shape
+        ws = self.window
+        if self.computes:
+            q, k, v = self.qkv(windows).chunk(3, dim=-1)
+        else:
+            v = self.qkv(windows)
+        outputs = []
+        # SSA: per-head score map, computed or inherited through F.
+        hd = self.ssa_dim // self.ssa_heads
+        v_ssa = v[..., : self.ssa_dim].reshape(bw, n, self.ssa_heads, hd).transpose(1, 2)
+        if self.computes:
+            q_ssa = q[..., : self.ssa_dim].reshape(bw, n, self.ssa_heads, hd).transpose(1, 2)
+            k_ssa = k[..., : self.ssa_dim].reshape(bw, n, self.ssa_heads, hd).transpose(1, 2)
+            scores = (q_ssa * hd**-0.5) @ k_ssa.transpose(-2, -1)
+        else:
+            scores = shared["ssa"] if self.transform is None else self.transform(shared["ssa"])
+        shared["ssa"] = scores
+        logits = scores + self.position_bias()[None]
+        if masks is not None:
+            nw = masks[1].shape[0]
+            logits = (logits.view(-1, nw, self.ssa_heads, n, n) + masks[1][None, :, None]).view_as(logits)
+        outputs.append((logits.softmax(-1) @ v_ssa).transpose(1, 2).reshape(bw, n, self.ssa_dim))
+        # CSA: one head per scale; keys averaged over s x s, values pixel-unshuffled [paper].
+        for j, s in enumerate(self.csa_scales):
+            lo = self.ssa_dim + j * self.csa_head_dim
+            hi = lo + self.csa_head_dim
+            v_img = v[..., lo:hi].transpose(1, 2).reshape(bw, self.csa_head_dim, ws, ws)
+            v_s = F.pixel_unshuffle(v_img, s).flatten(2).transpose(1, 2)  # [BW, N/s^2, hd*s^2]
+            if self.computes:
+                k_img = k[..., lo:hi].transpose(1, 2).reshape(bw, self.csa_head_dim, ws, ws)
+                k_s = F.avg_pool2d(k_img, s).flatten(2)  # [BW, hd, N/s^2]
+                shared[f"csa{s}"] = (q[..., lo:hi] * self.csa_head_dim**-0.5) @ k_s
+            logits = shared[f"csa{s}"]
+            if masks is not None:
+                nw = masks[s].shape[0]
+                logits = (logits.view(-1, nw, n, logits.shape[-1]) + masks[s][None]).view_as(logits)
+            outputs.append(self.aggregate[j](logits.softmax(-1) @ v_s))
+        return self.proj(torch.cat(outputs, dim=-1))
+
+
+class ChannelAttention(nn.Module):
+    """Global attention: x * sigmoid(W2 ReLU(W1 GAP(x))) [paper, Eq. 4]; hidden width 35 [spec: fitted]."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, HW, C]
+        return x * torch.sigmoid(self.fc2(F.relu(self.fc1(x.mean(dim=1, keepdim=True)))))
+
+
+class FeedForward(nn.Module):
+    """fc1 -> GELU -> depth-wise conv(s) on the hidden width -> fc2 [paper; GELU before DWC: spec]."""
+
+    def __init__(self, dim: int, hidden: int, dwc_kernels: tuple[int, ...]):
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
+        self.dwc = MultiBranchConv2d(hidden, hidden, dwc_kernels, groups=hidden) if dwc_kernels else None
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        y = self.act(self.fc1(x))
+        if self.dwc is not None:
+            b, _, c = y.shape
+            y = self.dwc(y.transpose(1, 2).reshape(b, c, *size)).flatten(2).transpose(1, 2)
+        return self.fc2(y)
+
+
+class MSTB(nn.Module):
+    def __init__(self, dim: int, window: int, shift: int, computes: bool, mlp_ratio: float, ssa_dim: int,
+                 ssa_heads: int, csa_scales: tuple[int, ...], f_kernel: int, ga_hidden: int | None,
+                 dwc_kernels: tuple[int, ...]):
+        super().__init__()
+        self.window, self.shift = window, shift
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = MSAttention(dim, window, computes, ssa_dim, ssa_heads, csa_scales, f_kernel)
+        self.global_attn = ChannelAttention(dim, ga_hidden) if ga_hidden else None
+        self.norm2 = nn.LayerNorm(dim)
+        self.ffn = FeedForward(dim, int(dim * mlp_ratio), dwc_kernels)
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int], shared: dict, masks: dict) -> torch.Tensor:
+        b, _, c = x.shape
+        h, w = size
+        ws, shift = self.window, self.shift
+        y = self.norm1(x).view(b, h, w, c)
+        if shift:
+            y = torch.roll(y, (-shift, -shift), (1, 2))
+        windows = y.view(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, ws * ws, c)
+        y = self.attn(windows, shared, masks if shift else None)
+        y = y.view(b, h // ws, w // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+        if shift:
+            y = torch.roll(y, (shift, shift), (1, 2))
+        y = y.reshape(b, h * w, c)
+        x = x + (self.global_attn(y) if self.global_attn is not None else y)
+        return x + self.ffn(self.norm2(x), size)
+
+
+class MSRASR(nn.Module):
+    def __init__(self, scale: int, embed_dim: int = 60, depths: tuple[int, ...] = (4, 4, 4, 4), window: int = 16,
+                 mlp_ratio: float = 2.0, ssa_dim: int = 30, ssa_heads: int = 2, csa_scales: tuple[int, ...] = (1, 2, 4),
+                 f_kernel: int = 3, shared_attention: bool = True, ga_hidden: int | None = 35,
+                 dwc_kernels: tuple[int, ...] = (1, 3, 5, 7), upsampler: str = "pixelshuffledirect"):
+        super().__init__()
+        self.scale, self.window, self.upsampler = scale, window, upsampler
+        self.csa_scales = tuple(csa_scales)
+        self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.conv_first = nn.Conv2d(3, embed_dim, 3, padding=1)
+        self.patch_norm = nn.LayerNorm(embed_dim)
+        self.groups = nn.ModuleList()
+        self.group_convs = nn.ModuleList()
+        index = 0
+        for depth in depths:
+            layers = nn.ModuleList()
+            for _ in range(depth):
+                # Shift on odd layers; the first WA and the first SWA layer of the network compute the
+                # maps and every later layer of the same parity inherits them [spec: "netparity"].
+                computes = index < 2 or not shared_attention
+                layers.append(MSTB(embed_dim, window, window // 2 if index % 2 else 0, computes, mlp_ratio,
+                                   ssa_dim, ssa_heads, self.csa_scales, f_kernel, ga_hidden, tuple(dwc_kernels)))
+                index += 1
+            self.groups.append(layers)
+            self.group_convs.append(nn.Conv2d(embed_dim, embed_dim, 3, padding=1))
+        self.norm = nn.LayerNorm(embed_dim)
+        self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
+        if upsampler == "pixelshuffledirect":  # [spec: the x2 -> x3 -> x4 params steps fit SwinIR's one-step]
+            self.upsample = nn.Sequential(nn.Conv2d(embed_dim, 3 * scale * scale, 3, padding=1), nn.PixelShuffle(scale))
+        elif upsampler == "pixelshuffle":  # classical, as SwinIR's [swinir]
+            self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, 64, 3, padding=1), nn.LeakyReLU())
+            factors = [2] * int(math.log2(scale)) if scale in (2, 4, 8) else [3]
+            self.upsample = nn.Sequential(*[m for f in factors for m in (nn.Conv2d(64, 64 * f * f, 3, padding=1),
+                                                                         nn.PixelShuffle(f))])
+            self.conv_last = nn.Conv2d(64, 3, 3, padding=1)
+        else:
+            raise ValueError(f"unknown upsampler {upsampler!r}")
+        self._masks: dict[tuple, dict] = {}
+
+    def masks(self, h: int, w: int, device: torch.device) -> dict[int, torch.Tensor]:
+        key = (h, w, str(device))
+        if key not in self._masks:
+            masks = region_masks(h, w, self.window, self.window // 2, (1, *self.csa_scales))
+            self._masks = {key: {s: m.to(device) for s, m in masks.items()}}
+        return self._masks[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        pad_h, pad_w = (-h) % self.window, (-w) % self.window
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
+        x = x - self.mean
+        shallow = self.conv_first(x)
+        size = (int(shallow.shape[-2]), int(shallow.shape[-1]))
+        masks = self.masks(*size, x.device)
+        shared: dict[str, dict] = {"even": {}, "odd": {}}
+        y = self.patch_norm(shallow.flatten(2).transpose(1, 2))
+        index = 0
+        for layers, conv in zip(self.groups, self.group_convs, strict=True):
+            z = y
+            for layer in layers:
+                z = layer(z, size, shared["odd" if index % 2 else "even"], masks)
+                index += 1
+            b, _, c = z.shape
+            y = conv(z.transpose(1, 2).reshape(b, c, *size)).flatten(2).transpose(1, 2) + y
+        y = self.norm(y).transpose(1, 2).reshape(shallow.shape)
+        y = self.conv_after_body(y) + shallow
+        if self.upsampler == "pixelshuffle":
+            y = self.conv_last(self.upsample(self.conv_before_upsample(y)))
+        else:
+            y = self.upsample(y)
+        return (y + self.mean)[..., : h * self.scale, : w * self.scale]
