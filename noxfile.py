@@ -25,6 +25,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "bench", "reproductions", "tests", "noxfile.py")
 
 
+@nox.session(name="reproduce-msra")
+def reproduce_msra(session: nox.Session) -> None:
+    """MSRA-SR: sizes of every model and Table 4 row vs the paper, MS-DWC reparameterisation proof and latency."""
+    install(session)
+    session.run("python", "-m", "reproductions.msra.reproduce", *session.posargs)
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """Performance benchmarks (pytest-benchmark); they need the benchmark images (BENCH_DATA_ROOT)."""

@@ -68,6 +68,6 @@ def test_reparameterised_model_is_the_same_function(name, scale):
 @pytest.mark.parametrize("scale", [1, 2, 4])
 def test_shifted_regions_are_whole_key_blocks(scale):
     """With shift 8, every s x s block a CSA key averages lies inside one region, so masks are exact."""
-    labels = _window_labels(64, 48, 16, 8)
+    labels = torch.from_numpy(_window_labels(64, 48, 16, 8))
     blocks = labels.view(-1, 16 // scale, scale, 16 // scale, scale).permute(0, 1, 3, 2, 4).flatten(3)
     assert (blocks == blocks[..., :1]).all()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,28 +25,29 @@ from reproductions.baselines.swinir import RGB_MEAN
 from reproductions.layers import MultiBranchConv2d
 
 
-def _window_labels(h: int, w: int, window: int, shift: int) -> torch.Tensor:
-    """Region id (0..8) of every pixel after a cyclic shift, as [nW, window, window] (SwinIR's mask regions)."""
-    def regions(length: int) -> torch.Tensor:
-        labels = torch.zeros(length, dtype=torch.long)
+def _window_labels(h: int, w: int, window: int, shift: int) -> np.ndarray:
+    """Region id (0..8) of every pixel after a cyclic shift, as [nW, window, window] (SwinIR's mask regions).
+    numpy, not torch: this bookkeeping must not show up as model operators when fvcore traces a forward."""
+    def regions(length: int) -> np.ndarray:
+        labels = np.zeros(length, dtype=np.int64)
         if shift:
             labels[length - window: length - shift] = 1
             labels[length - shift:] = 2
         return labels
 
     labels = regions(h)[:, None] * 3 + regions(w)[None, :]
-    return labels.view(h // window, window, w // window, window).permute(0, 2, 1, 3).reshape(-1, window, window)
+    return labels.reshape(h // window, window, w // window, window).transpose(0, 2, 1, 3).reshape(-1, window, window)
 
 
 def region_masks(h: int, w: int, window: int, shift: int, scales: tuple[int, ...]) -> dict[int, torch.Tensor]:
     """For each key scale s: [nW, N, N/s^2] additive masks (-100 across shift regions). Keys at scale s
     average s x s pixels; with shift a multiple of s every such block lies in one region, so its id is exact."""
     labels = _window_labels(h, w, window, shift)
-    queries = labels.flatten(1)
+    queries = labels.reshape(labels.shape[0], -1)
     masks = {}
     for s in scales:
-        keys = labels[:, ::s, ::s].flatten(1)
-        masks[s] = (queries[:, :, None] != keys[:, None, :]).float() * -100.0
+        keys = labels[:, ::s, ::s].reshape(labels.shape[0], -1)
+        masks[s] = torch.from_numpy((queries[:, :, None] != keys[:, None, :]) * -100.0).float()
     return masks
 
 
