@@ -45,7 +45,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     card = registry.get(args.model)
     protocol = get_protocol(args.protocol)
-    card.check_scale(args.scale)
     model = registry.make(card.name, scale=args.scale)
     if args.weights:
         from bench.checkpoints import load_weights

@@ -60,7 +60,7 @@ def evaluate(
     per_image = []
     start = time.perf_counter()
     bar = tqdm(test_set.pairs, desc=f"{card.name} {test_set.name} x{scale}", unit="img",
-               disable=not progress, leave=False)
+               disable=None if progress else True, leave=False)  # None: only on a terminal
     with torch.inference_mode():
         for pair in bar:
             lr, truth = _model_input(pair, scale, protocol, card)
