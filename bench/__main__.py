@@ -55,14 +55,15 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                          f"evaluating a random initialisation measures nothing")
     test_set = load_test_set(args.dataset, args.scale, args.data_root, lr=args.lr)
     device = resolve_device(args.device)
-    result = evaluate(model, card, test_set, protocol, device, progress=not args.quiet)
+    result = evaluate(model, card, test_set, protocol, device, progress=not args.quiet, ensemble=args.self_ensemble)
     result["weights"] = args.weights or "none (parameter-free)"
     result["budget"] = "inference only"
     if not args.no_save:
         result["stored_as"] = str(results.append(result, "evaluate", args.results_dir))
     rows = [f"  {r['name']:<20} {_fmt(r['psnr'], 3):>8} dB  {r['ssim']:.4f}" for r in result["per_image"]]
     text = "\n".join([
-        f"{card.name} on {test_set.name} x{args.scale}, protocol {protocol.name}: {protocol.description}",
+        f"{card.name}{' (x8 self-ensemble)' if args.self_ensemble else ''} on {test_set.name} x{args.scale}, "
+        f"protocol {protocol.name}: {protocol.description}",
         f"LR: {result['lr_source']}; data: {test_set.location}" + (f" ({test_set.note})" if test_set.note else ""),
         *(rows if args.per_image else []),
         f"mean PSNR {_fmt(result['psnr'], 3)} dB, SSIM {result['ssim']:.4f} over {result['n_images']} images "
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="LR images: the set's MATLAB-made files if present (auto), or our imresize")
     p.add_argument("--data-root", help="folder holding <Set>/HR (default: $BENCH_DATA_ROOT, else ./datasets)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--self-ensemble", action="store_true", help="x8 flips/rotations averaged (the '+' rows)")
     p.add_argument("--per-image", action="store_true", help="print every image's scores")
     p.add_argument("--no-save", action="store_true", help="do not store the result")
     p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")

@@ -16,7 +16,21 @@ from bench.data.imresize import imresize
 from bench.metrics import Protocol, reference_planes, score
 from bench.registry import ModelCard
 
-__all__ = ["evaluate", "resolve_device"]
+__all__ = ["evaluate", "resolve_device", "self_ensemble"]
+
+
+def self_ensemble(model: nn.Module, lr: torch.Tensor) -> torch.Tensor:
+    """The "+" rows of SR tables (EDSR's geometric self-ensemble): the mean of the outputs for the
+    8 flips/rotations of the input, each mapped back."""
+    outputs = []
+    for turns in range(4):
+        for flip in (False, True):
+            x = lr.rot90(turns, dims=(-2, -1))
+            x = x.flip(-1) if flip else x
+            y = model(x)
+            y = y.flip(-1) if flip else y
+            outputs.append(y.rot90(-turns, dims=(-2, -1)))
+    return torch.stack(outputs).mean(dim=0)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -52,8 +66,10 @@ def evaluate(
     protocol: Protocol,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    ensemble: bool = False,
 ) -> dict[str, Any]:
-    """Run ``model`` on every image of ``test_set`` and score it; returns the JSON-ready result."""
+    """Run ``model`` on every image of ``test_set`` and score it; returns the JSON-ready result.
+    ``ensemble``: x8 geometric self-ensemble (the papers' "+" rows)."""
     device = torch.device(device)
     scale = test_set.scale
     model = model.to(device).eval()
@@ -64,7 +80,8 @@ def evaluate(
     with torch.inference_mode():
         for pair in bar:
             lr, truth = _model_input(pair, scale, protocol, card)
-            sr = model(lr.to(device))[0]
+            lr = lr.to(device)
+            sr = (self_ensemble(model, lr) if ensemble else model(lr))[0]
             if sr.shape[-2:] != truth.shape[-2:]:
                 raise BenchError(f"{card.name} returned {tuple(sr.shape[-2:])} for {pair.name}, "
                                  f"expected {tuple(truth.shape[-2:])}")
@@ -80,6 +97,7 @@ def evaluate(
         "scale": scale,
         "protocol": protocol.name,
         "protocol_detail": protocol.description,
+        "self_ensemble": ensemble,
         "psnr": None if any(math.isinf(p) for p in psnrs) else sum(psnrs) / len(psnrs),
         "ssim": sum(r["ssim"] for r in per_image) / len(per_image),
         "n_images": len(per_image),

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench import BenchError
+from bench import BenchError, registry
 from bench.__main__ import main
 from bench.data.benchmarks import SAMPLES_TEST, SAMPLES_TRAIN, load_test_set, mod_crop
 
@@ -107,3 +107,14 @@ def test_paired_lr_of_wrong_size_is_named(tmp_path):
         load_test_set("Set5", 2, tmp_path)
     shutil.rmtree(lr_dir)
     assert load_test_set("Set5", 2, tmp_path).lr_source.startswith("generated")
+
+
+def test_self_ensemble_is_exact_for_a_symmetric_model_and_not_for_others():
+    from bench.evaluate import self_ensemble
+
+    lr = torch.rand(1, 3, 7, 9, dtype=torch.float64)
+    bicubic = registry.make("bicubic", scale=2)  # MATLAB bicubic commutes with flips and 90-degree turns
+    torch.testing.assert_close(self_ensemble(bicubic, lr), bicubic(lr), rtol=0, atol=1e-12)
+    torch.manual_seed(0)
+    skewed = torch.nn.Conv2d(3, 3, 3, padding=1).double()
+    assert (self_ensemble(skewed, lr) - skewed(lr)).abs().max() > 1e-3
