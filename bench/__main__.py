@@ -152,6 +152,38 @@ def cmd_time(args: argparse.Namespace) -> None:
     _emit(result, args.json, "\n".join(lines))
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    import dataclasses
+    import datetime as dt
+
+    from bench.train import TrainConfig, smoke, train
+
+    card = registry.get(args.model)
+    card.check_scale(args.scale)
+    if card.recipe is None:
+        raise BenchError(f"{card.name} has no training recipe registered")
+    config: TrainConfig = card.recipe(args.scale)
+    if args.recipe == "smoke":
+        config = smoke(config)
+    overrides = {k: v for k, v in (("iterations", args.iterations), ("batch_size", args.batch_size),
+                                   ("lr_patch", args.lr_patch), ("val_set", args.val_set), ("seed", args.seed),
+                                   ("amp", args.amp)) if v is not None}
+    if args.train_sets:
+        overrides["train_sets"] = tuple(args.train_sets.split(","))
+    if overrides:
+        changed = ", ".join(f"{k} {v} (recipe {getattr(config, k)})" for k, v in overrides.items()
+                            if getattr(config, k) != v)
+        budget = config.budget if not changed else f"{config.budget}; overridden: {changed}"
+        config = dataclasses.replace(config, **overrides, budget=budget)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    run_dir = args.run_dir or f"runs/{card.name}-x{args.scale}-{args.recipe}-{stamp}"
+    summary = train({"name": card.name, "args": {"scale": args.scale}}, config, run_dir, args.data_root,
+                    resume=not args.no_resume, progress=not args.quiet)
+    text = (f"{card.name} x{args.scale} [{config.budget}]: {summary['steps']} steps at {summary['it_per_s']:.2f} it/s, "
+            f"{config.val_set} PSNR {summary.get('val_psnr') or float('nan'):.3f} dB; run folder {run_dir}")
+    _emit(summary, args.json, text)
+
+
 def cmd_data(args: argparse.Namespace) -> None:
     from bench.data import catalog
 
@@ -229,6 +261,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")
     common(p)
     p.set_defaults(func=cmd_time)
+
+    p = sub.add_parser("train", help="train with a paper's recipe (also under torchrun)")
+    p.add_argument("model")
+    p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--recipe", choices=["paper", "smoke"], default="smoke",
+                   help="paper: the paper's full recipe; smoke: the same with a short, labelled budget")
+    p.add_argument("--iterations", type=int)
+    p.add_argument("--batch-size", type=int, help="global batch (split over torchrun processes)")
+    p.add_argument("--lr-patch", type=int)
+    p.add_argument("--train-sets", help="comma-separated, e.g. B100,Urban100 or samples-train")
+    p.add_argument("--val-set")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--amp", choices=["none", "bf16", "fp16"], help="mixed precision (CUDA only)")
+    p.add_argument("--run-dir", help="default: runs/<model>-x<s>-<recipe>-<time>; an existing one resumes")
+    p.add_argument("--no-resume", action="store_true")
+    p.add_argument("--data-root")
+    common(p)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("data", help="list, download or verify datasets")
     p.add_argument("action", choices=["list", "download", "verify"])

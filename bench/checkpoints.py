@@ -35,6 +35,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise BenchError(f"weights file {path} does not exist")
+    if path.suffix == ".safetensors":  # what `bench train` writes (final.safetensors)
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, truncated files, non-tensor payloads

@@ -41,6 +41,8 @@ class ModelCard:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     # Maps a foreign checkpoint's state_dict (e.g. the authors' release) onto ours; the one place for it.
     remap_weights: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # The paper's training recipe for a scale (a bench.train.TrainConfig), where the paper gives one.
+    recipe: Callable[[int], Any] | None = None
 
     def check_scale(self, scale: int) -> None:
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
@@ -62,6 +64,7 @@ def register(
     description: str = "",
     channels: str = "rgb",
     remap_weights: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    recipe: Callable[[int], Any] | None = None,
     **defaults: Any,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register ``builder(scale, **config)`` under ``name``; ``defaults`` documents its config."""
@@ -72,7 +75,8 @@ def register(
         if name in _MODELS and _MODELS[name].build is not builder:
             raise ValueError(f"model {name!r} is registered twice")
         text = description or (builder.__doc__ or "").strip().split("\n")[0]
-        _MODELS[name] = ModelCard(name, builder, paper, scales, text, channels, dict(defaults), remap_weights)
+        _MODELS[name] = ModelCard(name, builder, paper, scales, text, channels, dict(defaults), remap_weights,
+                                  recipe)
         return builder
 
     return decorator

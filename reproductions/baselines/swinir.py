@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.registry import register
+from bench.train import TrainConfig
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 TOKENS_PER_CHUNK = 8192
@@ -219,6 +220,16 @@ class SwinIR(nn.Module):
         return pixels * 3 * c * 9 + pixels * c + sum(rstb) + pixels * 3 * c * c + pixels * c * 3 * 9
 
 
+def lightweight_recipe(scale: int) -> TrainConfig:
+    """SwinIR-light's training, from cszn/KAIR options/swinir/train_swinir_sr_lightweight.json."""
+    return TrainConfig(
+        iterations=500_000, batch_size=64, lr_patch=64, learning_rate=2e-4,
+        betas=(0.9, 0.999),  # the config sets none: Adam's defaults
+        milestones=(250_000, 400_000, 450_000, 475_000), gamma=0.5, loss="l1", ema_decay=0.999,
+        train_sets=("DIV2K-train",), val_set="Set5",
+    )
+
+
 def _remap_official(state: dict) -> dict:
     """Official SwinIR checkpoints: drop the index/mask buffers (we rebuild them), rename patch_embed.norm."""
     out = {}
@@ -230,6 +241,7 @@ def _remap_official(state: dict) -> dict:
 
 
 @register("swinir-light", paper="SwinIR (ICCVW 2021)", scales=(2, 3, 4), remap_weights=_remap_official,
+          recipe=lightweight_recipe,
           description="SwinIR lightweight: 4 RSTB x 6 blocks, C=60, 6 heads, window 8, pixelshuffledirect")
 def swinir_light(scale: int) -> SwinIR:
     return SwinIR(scale, 60, (6, 6, 6, 6), (6, 6, 6, 6), upsampler="pixelshuffledirect")

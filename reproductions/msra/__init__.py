@@ -8,6 +8,7 @@ the paper does not give, so those overrides remove the component only.
 
 from bench.registry import register
 from reproductions.msra.model import MSRASR
+from reproductions.msra.recipe import recipe
 
 _LIGHT = dict(embed_dim=60, depths=(4, 4, 4, 4), ssa_dim=30, ssa_heads=2, ga_hidden=35, upsampler="pixelshuffledirect")
 # Classical: the paper's (depth 4, 6 groups, window 16, C 192, mlp 2, 6 heads); SSA/CSA split and GA width
@@ -44,12 +45,14 @@ def _build(base: dict, scale: int, **options) -> MSRASR:
 
 
 @register("msra-light", paper="MSRA-SR (ICCV 2023)", scales=(2, 3, 4), **_OPTIONS,
+          recipe=lambda scale: recipe("msra-light"),
           description="MSRA-SR lightweight (unofficial reconstruction V2): 4x4 MSTB, C=60, window 16")
 def msra_light(scale: int, **options) -> MSRASR:
     return _build(_LIGHT, scale, **options)
 
 
 @register("msra-classical", paper="MSRA-SR (ICCV 2023)", scales=(2, 3, 4), **_OPTIONS,
+          recipe=lambda scale: recipe("msra-classical"),
           description="MSRA-SR classical (unofficial reconstruction): 6x4 MSTB, C=192, window 16")
 def msra_classical(scale: int, **options) -> MSRASR:
     return _build(_CLASSICAL, scale, **options)

@@ -1,0 +1,295 @@
+"""Recipe-driven training: one process on a laptop CPU, or DDP under ``torchrun`` (gloo on CPU, NCCL on GPUs).
+
+A recipe (``TrainConfig``) is data, declared by each paper's ``recipe.py`` and attached to the model's
+registry card. ``smoke`` changes only budget-like fields (iterations, batch, patch, data) and every
+record, log line and checkpoint says so.
+
+Run folder: ``config.json``, ``metrics.csv`` (step, loss, learning rate, it/s, validation PSNR) and
+``checkpoints/``: ``step-NNNNNNN.safetensors`` (model, EMA, optimizer tensors) + ``step-NNNNNNN.json``
+(step, scheduler, generator state, spec, config), and ``latest.json`` pointing at the last complete
+pair. A new checkpoint is complete (written, flushed, renamed) before the pointer moves and before
+the previous one is deleted, so a kill at any moment leaves a good checkpoint. Resuming restores the
+sampling generator too: the resumed run is bit for bit the uninterrupted one (on CPU).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from bench import BenchError, registry, results
+
+__all__ = ["TrainConfig", "smoke", "train", "learning_rate_factor"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    iterations: int
+    batch_size: int  # global batch: split over DDP processes
+    lr_patch: int
+    learning_rate: float
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    schedule: str = "multistep"  # "multistep" or "cosine"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.5
+    warmup: int = 0  # linear warm-up iterations
+    loss: str = "l1"  # "l1" or "charbonnier"
+    ema_decay: float = 0.0  # 0: no EMA copy
+    augment: bool = True  # the 8 dihedral transforms
+    train_sets: tuple[str, ...] = ("DIV2K-train",)
+    val_set: str = "Set5"
+    val_every: int = 0  # 0: validate at the end only
+    checkpoint_every: int = 5000
+    seed: int = 0
+    amp: str = "none"  # "bf16" / "fp16": CUDA only
+    budget: str = "paper"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def smoke(paper: TrainConfig, iterations: int = 300, batch_size: int = 8, lr_patch: int = 32,
+          train_sets: tuple[str, ...] = ("B100", "Urban100"), val_set: str = "Set5") -> TrainConfig:
+    """The paper's recipe with a short budget; milestones shrink in proportion. Labelled in ``budget``."""
+    ratio = iterations / paper.iterations
+    changes = {"iterations": iterations, "batch_size": batch_size, "lr_patch": lr_patch,
+               "train_sets": tuple(train_sets), "val_set": val_set}
+    # An EMA whose horizon (1 / (1 - decay) steps) is not short against the run would be mostly initial
+    # weights: the smoke run keeps it only if its horizon fits ten times into the budget.
+    if paper.ema_decay and 10 / (1 - paper.ema_decay) > iterations:
+        changes["ema_decay"] = 0.0
+    label = ", ".join(f"{k} {v} (paper {getattr(paper, k)})" for k, v in changes.items() if getattr(paper, k) != v)
+    return replace(paper, **changes, milestones=tuple(max(1, round(m * ratio)) for m in paper.milestones),
+                   warmup=round(paper.warmup * ratio), checkpoint_every=max(1, iterations // 3),
+                   budget=f"smoke: {label}")
+
+
+def learning_rate_factor(config: TrainConfig, step: int) -> float:
+    """Multiplier of the base learning rate at ``step`` (0-based): warm-up, then the schedule."""
+    if step < config.warmup:
+        return (step + 1) / config.warmup
+    if config.schedule == "cosine":
+        progress = (step - config.warmup) / max(1, config.iterations - config.warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    if config.schedule == "multistep":
+        return config.gamma ** sum(step >= m for m in config.milestones)
+    raise BenchError(f"unknown schedule {config.schedule!r}")
+
+
+def _loss(config: TrainConfig, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    if config.loss == "l1":
+        return F.l1_loss(sr, hr)
+    if config.loss == "charbonnier":
+        return torch.sqrt((sr - hr) ** 2 + 1e-6).mean()
+    raise BenchError(f"unknown loss {config.loss!r}")
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) without it."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+# ---- checkpoints ----------------------------------------------------------------------------------------
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(folder: Path, step: int, model: nn.Module, ema: nn.Module | None, optimizer, generator,
+                    spec: dict, config: TrainConfig) -> Path:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if ema is not None:
+        tensors.update({f"ema/{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()})
+    optim_state = optimizer.state_dict()
+    scalars = {}
+    for index, state in optim_state["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.dim() > 0:
+                tensors[f"optim/{index}/{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{index}/{key}"] = float(value)
+    stem = folder / f"step-{step:07d}"
+    _atomic_write(stem.with_suffix(".safetensors"), lambda p: save_file(tensors, str(p)))
+    meta = {"step": step, "spec": spec, "config": config.as_dict(), "optim_scalars": scalars,
+            "param_groups": optim_state["param_groups"], "generator": generator.get_state().tolist(),
+            "torch": torch.__version__}
+    _atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(meta)))
+    previous = _latest(folder)
+    _atomic_write(folder / "latest.json", lambda p: p.write_text(json.dumps({"step": step, "stem": stem.name})))
+    if previous is not None and previous != stem:  # only once the new one is complete
+        for suffix in (".safetensors", ".json"):
+            previous.with_suffix(suffix).unlink(missing_ok=True)
+    return stem
+
+
+def _latest(folder: Path) -> Path | None:
+    pointer = folder / "latest.json"
+    if not pointer.is_file():
+        return None
+    return folder / json.loads(pointer.read_text())["stem"]
+
+
+def load_checkpoint(stem: Path, model: nn.Module, ema: nn.Module | None, optimizer, generator) -> int:
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(stem.with_suffix(".safetensors")))
+    meta = json.loads(stem.with_suffix(".json").read_text())
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+    if ema is not None:
+        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema/")})
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim/"):
+            _, index, name = key.split("/", 2)
+            state.setdefault(int(index), {})[name] = value
+    for key, value in meta["optim_scalars"].items():
+        index, name = key.split("/", 1)
+        state.setdefault(int(index), {})[name] = torch.tensor(value)
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    generator.set_state(torch.tensor(meta["generator"], dtype=torch.uint8))
+    return meta["step"]
+
+
+# ---- the loop -----------------------------------------------------------------------------------------------
+
+def _validate(model: nn.Module, spec: dict, config: TrainConfig, scale: int, data_root, device) -> float:
+    from bench.data.benchmarks import load_test_set
+    from bench.evaluate import evaluate
+    from bench.metrics import get_protocol
+
+    test_set = load_test_set(config.val_set, scale, data_root)
+    card = registry.get(spec["name"])
+    was_training = model.training
+    result = evaluate(model, card, test_set, get_protocol("basicsr"), device, progress=False)
+    model.train(was_training)
+    return result["psnr"]
+
+
+def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root=None, device: str | None = None,
+          resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
+    """Train ``spec`` (``{"name", "args"}``) with ``config`` into ``run_dir``. ``stop_after``: stop at
+    that step as if killed (for tests). Returns the summary (rank 0's view)."""
+    from bench.data.training import PatchSampler, load_training_images
+
+    rank, world, local_rank = _distributed()
+    if device is None:
+        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    run_dir = Path(run_dir)
+    scale = spec["args"]["scale"]
+    torch.manual_seed(config.seed)  # same initial weights on every rank
+    model = registry.make(spec).to(device).train()
+    ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema_decay else None
+    wrapped = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, betas=tuple(config.betas),
+                                 eps=config.eps, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    folder = run_dir / "checkpoints"
+    step = 0
+    latest = _latest(folder) if resume else None
+    if latest is not None:
+        step = load_checkpoint(latest, model, ema, optimizer, generator)
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps({"spec": spec, "config": config.as_dict(),
+                                                         "world_size": world}, indent=1))
+    sampler = PatchSampler(load_training_images(list(config.train_sets), scale, data_root), scale,
+                           config.lr_patch, config.augment)
+    scaler = torch.amp.GradScaler("cuda", enabled=config.amp == "fp16" and device.type == "cuda")
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp)
+    if amp_dtype is not None and device.type != "cuda":
+        raise BenchError(f"amp {config.amp} is for CUDA; on {device.type} train in float32 (amp none)")
+    metrics_path = run_dir / "metrics.csv"
+    end = config.iterations if stop_after is None else min(config.iterations, stop_after)
+    if rank == 0:
+        print(f"training {spec['name']} x{scale} on {world} process(es), {device}; budget: {config.budget}",
+              file=sys.stderr)
+    bar = tqdm(total=config.iterations, initial=step, desc=f"train {spec['name']} x{scale}", unit="it",
+               disable=rank != 0 or not progress, file=sys.stderr)
+    start = time.perf_counter()
+    done_here, last_psnr = 0, None
+    while step < end:
+        for group in optimizer.param_groups:
+            group["lr"] = config.learning_rate * learning_rate_factor(config, step)
+        lr, hr = sampler.batch(generator, config.batch_size, rank, world)
+        lr, hr = lr.to(device), hr.to(device)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            loss = _loss(config, wrapped(lr), hr)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        global_loss = loss.detach().float()
+        if world > 1:
+            dist.all_reduce(global_loss)
+            global_loss /= world
+        if not math.isfinite(global_loss.item()):
+            good = _latest(folder)
+            raise BenchError(f"loss became {global_loss.item()} at step {step + 1}; stopped. Last good checkpoint: "
+                             f"{good if good else 'none yet'}")
+        if ema is not None:
+            with torch.no_grad():
+                for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+                    e.lerp_(p.detach(), 1 - config.ema_decay)
+                for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+                    e.copy_(b)
+        step += 1
+        done_here += 1
+        rate = done_here / (time.perf_counter() - start)
+        validate = config.val_every and step % config.val_every == 0 or step == config.iterations
+        if rank == 0:
+            psnr = _validate(ema or model, spec, config, scale, data_root, device) if validate else None
+            last_psnr = psnr if psnr is not None else last_psnr
+            new = not metrics_path.exists()
+            with metrics_path.open("a", newline="") as handle:
+                writer = csv.writer(handle)
+                if new:
+                    writer.writerow(["step", "loss", "learning_rate", "it_per_s", "val_psnr"])
+                writer.writerow([step, f"{global_loss.item():.8g}", optimizer.param_groups[0]["lr"], f"{rate:.3f}",
+                                 "" if psnr is None else f"{psnr:.4f}"])
+            bar.set_postfix(loss=f"{global_loss.item():.4f}", **({"val": f"{psnr:.2f}"} if psnr else {}))
+            bar.update(1)
+            if step % config.checkpoint_every == 0 or step == config.iterations:
+                save_checkpoint(folder, step, model, ema, optimizer, generator, spec, config)
+    bar.close()
+    summary = {"model": spec["name"], "scale": scale, "spec": spec, "budget": config.budget, "steps": step,
+               "finished": step >= config.iterations, "world_size": world, "device": str(device),
+               "run_dir": str(run_dir), "it_per_s": done_here / max(time.perf_counter() - start, 1e-9)}
+    if rank == 0 and summary["finished"]:
+        from safetensors.torch import save_file
+
+        final = ema or model
+        save_file({k: v.detach().cpu().contiguous() for k, v in final.state_dict().items()},
+                  str(run_dir / "final.safetensors"), metadata={"spec": json.dumps(spec), "budget": config.budget})
+        summary["weights"] = str(run_dir / "final.safetensors")
+        summary["val_set"] = config.val_set
+        summary["val_psnr"] = last_psnr  # measured at the last step, on the weights just saved
+        results.append(summary, "train")
+    return summary

@@ -1,0 +1,126 @@
+"""The training engine: exact resume, DDP equivalence (gloo, 2 processes), schedules, budgets, patches."""
+
+import dataclasses
+import json
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file
+from torch import nn
+
+from bench import BenchError, registry
+from bench.data.imresize import imresize
+from bench.data.training import PatchSampler
+from bench.train import TrainConfig, learning_rate_factor, smoke, train
+
+
+class TinySR(nn.Module):
+    def __init__(self, scale: int, poison_after: int = 0):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(8, 3 * scale * scale, 3, padding=1))
+        self.shuffle = nn.PixelShuffle(scale)
+        self.poison_after, self.calls = poison_after, 0
+
+    def forward(self, x):
+        self.calls += 1
+        y = self.shuffle(self.body(x))
+        return y * float("nan") if self.poison_after and self.training and self.calls > self.poison_after else y
+
+
+if "tiny-sr" not in [c.name for c in registry.list_models()]:
+    registry.register("tiny-sr", paper="test", scales=(2,), poison_after=0)(
+        lambda scale, poison_after=0: TinySR(scale, poison_after))
+
+SPEC = {"name": "tiny-sr", "args": {"scale": 2}}
+CONFIG = TrainConfig(iterations=6, batch_size=4, lr_patch=8, learning_rate=1e-3, milestones=(4,),
+                     train_sets=("samples-train",), val_set="samples", checkpoint_every=3, ema_decay=0.9, budget="test")
+
+
+def losses(run_dir) -> list[float]:
+    rows = (run_dir / "metrics.csv").read_text().splitlines()[1:]
+    return [float(r.split(",")[1]) for r in rows]
+
+
+def test_resume_after_a_kill_is_bit_exact(tmp_path):
+    straight = train(SPEC, CONFIG, tmp_path / "a", progress=False)
+    stopped = train(SPEC, CONFIG, tmp_path / "b", progress=False, stop_after=4)  # "killed" after step 4
+    assert not stopped["finished"]
+    assert json.loads((tmp_path / "b" / "checkpoints" / "latest.json").read_text())["step"] == 3
+    # the run was killed after step 4 but its last checkpoint is step 3: drop the lost step's log line, resume
+    lines = (tmp_path / "b" / "metrics.csv").read_text().splitlines()
+    (tmp_path / "b" / "metrics.csv").write_text("\n".join(lines[:4]) + "\n")
+    resumed = train(SPEC, CONFIG, tmp_path / "b", progress=False)
+    assert resumed["finished"] and straight["finished"]
+    a, b = load_file(str(tmp_path / "a" / "final.safetensors")), load_file(str(tmp_path / "b" / "final.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+    assert len(list((tmp_path / "b" / "checkpoints").glob("*.safetensors"))) == 1  # older ones removed
+
+
+def _ddp_worker(rank: int, world: int, port: int, run_dir: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    train(SPEC, dataclasses.replace(CONFIG, ema_decay=0.0), run_dir, progress=False)
+    torch.distributed.destroy_process_group()
+
+
+def test_two_gloo_processes_follow_one_process(tmp_path):
+    single = tmp_path / "single"
+    train(SPEC, dataclasses.replace(CONFIG, ema_decay=0.0), single, progress=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path / "ddp")), nprocs=2, join=True)
+    torch.testing.assert_close(torch.tensor(losses(tmp_path / "ddp")), torch.tensor(losses(single)),
+                               rtol=1e-5, atol=1e-6)
+    one = load_file(str(single / "final.safetensors"))
+    two = load_file(str(tmp_path / "ddp" / "final.safetensors"))
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-6)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    spec = {"name": "tiny-sr", "args": {"scale": 2, "poison_after": 4}}
+    with pytest.raises(BenchError, match=r"loss became nan at step 5; stopped. Last good checkpoint: .*step-0000003"):
+        train(spec, CONFIG, tmp_path, progress=False)
+    assert (tmp_path / "checkpoints" / "step-0000003.safetensors").is_file()
+
+
+def test_schedules():
+    multistep = TrainConfig(iterations=100, batch_size=1, lr_patch=8, learning_rate=1, milestones=(50, 75), gamma=0.5)
+    assert [learning_rate_factor(multistep, s) for s in (0, 49, 50, 74, 75, 99)] == [1, 1, 0.5, 0.5, 0.25, 0.25]
+    cosine = dataclasses.replace(multistep, schedule="cosine", warmup=10)
+    assert learning_rate_factor(cosine, 0) == pytest.approx(0.1)
+    assert learning_rate_factor(cosine, 10) == pytest.approx(1.0)
+    assert learning_rate_factor(cosine, 55) == pytest.approx(0.5)
+
+
+def test_smoke_changes_only_the_budget_and_says_so():
+    paper = registry.get("swinir-light").recipe(2)
+    quick = smoke(paper)
+    changed = {f.name for f in dataclasses.fields(TrainConfig) if getattr(paper, f.name) != getattr(quick, f.name)}
+    assert changed <= {"iterations", "batch_size", "lr_patch", "train_sets", "val_set", "milestones", "warmup",
+                       "checkpoint_every", "ema_decay", "budget"}
+    assert quick.budget.startswith("smoke:") and "iterations 300 (paper 500000)" in quick.budget
+    assert quick.milestones == (150, 240, 270, 285)
+    assert "ema_decay 0.0 (paper 0.999)" in quick.budget
+
+
+def test_patches_are_aligned_and_augmented_consistently():
+    torch.manual_seed(0)
+    image = (torch.rand(3, 8, 10) * 255).to(torch.uint8)
+    image = torch.nn.functional.interpolate(image[None].float(), size=(96, 120), mode="bilinear")[0].to(torch.uint8)
+    sampler = PatchSampler([image], scale=2, lr_patch=16)
+    lr, hr = sampler.batch(torch.Generator().manual_seed(1), 8)
+    assert lr.shape == (8, 3, 16, 16) and hr.shape == (8, 3, 32, 32)
+    for i in range(8):  # away from the patch border, the LR patch is MATLAB bicubic of the HR patch: a shift by
+        # one pixel would be tens of levels off; rotated patches differ by 1 where the 8-bit pass order swaps
+        ours = torch.round(imresize(hr[i], 0.5, uint8_passes=True) * 255)
+        assert (ours - torch.round(lr[i] * 255))[:, 3:-3, 3:-3].abs().max() <= 1
+    with pytest.raises(BenchError, match="does not split"):
+        sampler.batch(torch.Generator(), 5, rank=0, world=2)
