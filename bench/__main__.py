@@ -207,9 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, stores: bool = False) -> None:
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        if stores:
+            p.add_argument("--no-save", action="store_true", help="do not store the result")
+            p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")
 
     p = sub.add_parser("list", help="registered models")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'msra-*'")
@@ -229,9 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--self-ensemble", action="store_true", help="x8 flips/rotations averaged (the '+' rows)")
     p.add_argument("--per-image", action="store_true", help="print every image's scores")
-    p.add_argument("--no-save", action="store_true", help="do not store the result")
-    p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")
-    common(p)
+    common(p, stores=True)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("complexity", help="params and Mult-Adds (fvcore) at an HR output size")
@@ -243,9 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-trained", action="store_true",
                    help="count the multi-branch training form (default: the deployed, reparameterized form)")
     p.add_argument("--no-cache", action="store_true", help="count again even if a cached count exists")
-    p.add_argument("--no-save", action="store_true", help="do not store the result")
-    p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")
-    common(p)
+    common(p, stores=True)
     p.set_defaults(func=cmd_complexity)
 
     p = sub.add_parser("time", help="latency before and after reparameterisation")
@@ -257,9 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument("--warmup", type=int, help="warm-up runs (default 25 on CUDA, 2 on CPU)")
     p.add_argument("--repeats", type=int, help="timed runs (default 100 on CUDA, 10 on CPU)")
-    p.add_argument("--no-save", action="store_true", help="do not store the result")
-    p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")
-    common(p)
+    common(p, stores=True)
     p.set_defaults(func=cmd_time)
 
     p = sub.add_parser("train", help="train with a paper's recipe (also under torchrun)")

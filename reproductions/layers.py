@@ -14,7 +14,7 @@ from torch import nn
 
 from bench.reparam import reparameterize
 
-__all__ = ["MultiBranchConv2d", "reparameterize", "fuse_conv_bn"]
+__all__ = ["MultiBranchConv2d", "reparameterize", "fuse_conv_bn", "SwinIRUpsampler"]
 
 
 def fuse_conv_bn(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.BatchNorm2d | None
@@ -90,3 +90,32 @@ class MultiBranchConv2d(nn.Module):
         self.fused.bias.copy_(bias)
         del self.convs, self.norms, self.identity_norm
         self.deployed = True
+
+
+class SwinIRUpsampler(nn.Module):
+    """SwinIR's reconstruction heads, shared by the SwinIR-style models.
+
+    ``pixelshuffledirect`` (lightweight): one 3x3 conv to 3*s*s channels, then pixel shuffle.
+    ``pixelshuffle`` (classical): 3x3 conv to 64 + LeakyReLU (slope 0.01), then (3x3 conv to 4*64, shuffle 2)
+    per factor 2, or one (conv to 9*64, shuffle 3), then a 3x3 conv to RGB."""
+
+    def __init__(self, dim: int, scale: int, kind: str):
+        super().__init__()
+        self.kind = kind
+        if kind == "pixelshuffledirect":
+            self.upsample = nn.Sequential(nn.Conv2d(dim, 3 * scale * scale, 3, padding=1), nn.PixelShuffle(scale))
+        elif kind == "pixelshuffle":
+            if scale not in (2, 3, 4, 8):
+                raise ValueError(f"the classical upsampler supports x2, x3, x4, x8, not x{scale}")
+            factors = [3] if scale == 3 else [2] * (scale.bit_length() - 1)
+            self.conv_before_upsample = nn.Sequential(nn.Conv2d(dim, 64, 3, padding=1), nn.LeakyReLU())
+            self.upsample = nn.Sequential(*[m for f in factors for m in (nn.Conv2d(64, 64 * f * f, 3, padding=1),
+                                                                         nn.PixelShuffle(f))])
+            self.conv_last = nn.Conv2d(64, 3, 3, padding=1)
+        else:
+            raise ValueError(f"unknown upsampler {kind!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "pixelshuffle":
+            return self.conv_last(self.upsample(self.conv_before_upsample(x)))
+        return self.upsample(x)

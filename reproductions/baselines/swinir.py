@@ -17,6 +17,7 @@ from torch import nn
 
 from bench.registry import register
 from bench.train import TrainConfig
+from reproductions.layers import SwinIRUpsampler
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 TOKENS_PER_CHUNK = 8192
@@ -155,7 +156,7 @@ class SwinIR(nn.Module):
                  window: int = 8, mlp_ratio: float = 2.0, upsampler: str = "pixelshuffledirect"):
         super().__init__()
         self.scale, self.window, self.embed_dim, self.depths = scale, window, embed_dim, tuple(depths)
-        self.mlp_ratio, self.upsampler = mlp_ratio, upsampler
+        self.mlp_ratio = mlp_ratio
         self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
         self.conv_first = nn.Conv2d(3, embed_dim, 3, padding=1)
         self.patch_norm = nn.LayerNorm(embed_dim)
@@ -164,18 +165,7 @@ class SwinIR(nn.Module):
         )
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
-        if upsampler == "pixelshuffledirect":  # lightweight: one conv to 3*s*s channels, then shuffle
-            self.upsample = nn.Sequential(nn.Conv2d(embed_dim, 3 * scale * scale, 3, padding=1), nn.PixelShuffle(scale))
-        elif upsampler == "pixelshuffle":  # classical
-            self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, 64, 3, padding=1), nn.LeakyReLU())
-            steps = [(2, 1)] * (scale.bit_length() - 1) if scale & (scale - 1) == 0 else [(3, 1)]
-            if scale not in (2, 3, 4, 8):
-                raise ValueError(f"the classical upsampler supports x2, x3, x4, x8, not x{scale}")
-            self.upsample = nn.Sequential(*[m for factor, _ in steps for m in (
-                nn.Conv2d(64, 64 * factor * factor, 3, padding=1), nn.PixelShuffle(factor))])
-            self.conv_last = nn.Conv2d(64, 3, 3, padding=1)
-        else:
-            raise ValueError(f"unknown upsampler {upsampler!r}")
+        self.reconstruction = SwinIRUpsampler(embed_dim, scale, upsampler)
         self.apply(self._init_weights)
 
     @staticmethod
@@ -198,11 +188,7 @@ class SwinIR(nn.Module):
         for layer in self.layers:
             y = layer(y, size)
         y = self.norm(y).transpose(1, 2).reshape(shallow.shape)
-        y = self.conv_after_body(y) + shallow
-        if self.upsampler == "pixelshuffle":
-            y = self.conv_last(self.upsample(self.conv_before_upsample(y)))
-        else:
-            y = self.upsample(y)
+        y = self.reconstruction(self.conv_after_body(y) + shallow)
         return (y + self.mean)[..., : h * self.scale, : w * self.scale]
 
     def analytic_mult_adds(self, lr_h: int, lr_w: int) -> int | None:
@@ -210,7 +196,7 @@ class SwinIR(nn.Module):
         its two undercounts (conv_after_body taken as 3*C*C per pixel instead of 9*C*C; the one-step
         upsampler taken as C*3*9 per pixel, missing the s*s output channels), because the published
         Mult-Adds of SwinIR-light come from it. SwinIR defines no count for the classical upsampler."""
-        if self.upsampler != "pixelshuffledirect":
+        if self.reconstruction.kind != "pixelshuffledirect":
             return None
         c, n = self.embed_dim, self.window * self.window
         pixels = lr_h * lr_w
@@ -231,11 +217,14 @@ def lightweight_recipe(scale: int) -> TrainConfig:
 
 
 def _remap_official(state: dict) -> dict:
-    """Official SwinIR checkpoints: drop the index/mask buffers (we rebuild them), rename patch_embed.norm."""
+    """Official SwinIR checkpoints: drop the index/mask buffers (we rebuild them), rename patch_embed.norm,
+    and move the upsampler's modules under ``reconstruction``."""
     out = {}
     for key, value in state.items():
         if key.endswith(("relative_position_index", "attn_mask")):
             continue
+        if key.startswith(("upsample.", "conv_before_upsample.", "conv_last.")):
+            key = "reconstruction." + key
         out[key.replace("patch_embed.norm.", "patch_norm.")] = value
     return out
 

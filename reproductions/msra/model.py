@@ -14,15 +14,13 @@ fits the lightweight params and Mult-Adds within ~1%); each is a constructor opt
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from reproductions.baselines.swinir import RGB_MEAN
-from reproductions.layers import MultiBranchConv2d
+from reproductions.layers import MultiBranchConv2d, SwinIRUpsampler
 
 
 def _window_labels(h: int, w: int, window: int, shift: int) -> np.ndarray:
@@ -191,7 +189,7 @@ class MSRASR(nn.Module):
                  f_kernel: int = 3, shared_attention: bool = True, ga_hidden: int | None = 35,
                  dwc_kernels: tuple[int, ...] = (1, 3, 5, 7), upsampler: str = "pixelshuffledirect"):
         super().__init__()
-        self.scale, self.window, self.upsampler = scale, window, upsampler
+        self.scale, self.window = scale, window
         self.csa_scales = tuple(csa_scales)
         self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
         self.conv_first = nn.Conv2d(3, embed_dim, 3, padding=1)
@@ -212,16 +210,8 @@ class MSRASR(nn.Module):
             self.group_convs.append(nn.Conv2d(embed_dim, embed_dim, 3, padding=1))
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
-        if upsampler == "pixelshuffledirect":  # [spec: the x2 -> x3 -> x4 params steps fit SwinIR's one-step]
-            self.upsample = nn.Sequential(nn.Conv2d(embed_dim, 3 * scale * scale, 3, padding=1), nn.PixelShuffle(scale))
-        elif upsampler == "pixelshuffle":  # classical, as SwinIR's [swinir]
-            self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, 64, 3, padding=1), nn.LeakyReLU())
-            factors = [2] * int(math.log2(scale)) if scale in (2, 4, 8) else [3]
-            self.upsample = nn.Sequential(*[m for f in factors for m in (nn.Conv2d(64, 64 * f * f, 3, padding=1),
-                                                                         nn.PixelShuffle(f))])
-            self.conv_last = nn.Conv2d(64, 3, 3, padding=1)
-        else:
-            raise ValueError(f"unknown upsampler {upsampler!r}")
+        # SwinIR's heads: one-step for light [spec: the x2 -> x3 -> x4 params steps], classical as SwinIR's.
+        self.reconstruction = SwinIRUpsampler(embed_dim, scale, upsampler)
         self._masks: dict[tuple, dict] = {}
 
     def masks(self, h: int, w: int, device: torch.device) -> dict[int, torch.Tensor]:
@@ -250,9 +240,5 @@ class MSRASR(nn.Module):
             b, _, c = z.shape
             y = conv(z.transpose(1, 2).reshape(b, c, *size)).flatten(2).transpose(1, 2) + y
         y = self.norm(y).transpose(1, 2).reshape(shallow.shape)
-        y = self.conv_after_body(y) + shallow
-        if self.upsampler == "pixelshuffle":
-            y = self.conv_last(self.upsample(self.conv_before_upsample(y)))
-        else:
-            y = self.upsample(y)
+        y = self.reconstruction(self.conv_after_body(y) + shallow)
         return (y + self.mean)[..., : h * self.scale, : w * self.scale]
