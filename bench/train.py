@@ -214,7 +214,13 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
     folder = run_dir / "checkpoints"
     step = 0
     latest = _latest(folder) if resume else None
+    if not resume and (run_dir / "metrics.csv").exists():
+        raise BenchError(f"{run_dir} already holds a run; resume it, or choose another --run-dir")
     if latest is not None:
+        stored = json.loads(latest.with_suffix(".json").read_text())
+        if stored["spec"] != spec or stored["config"] != json.loads(json.dumps(config.as_dict())):
+            raise BenchError(f"{run_dir} holds a run of another model or recipe ({latest.name}); "
+                             f"choose another --run-dir to start a new one")
         step = load_checkpoint(latest, model, ema, optimizer, generator)
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)

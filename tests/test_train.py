@@ -124,3 +124,11 @@ def test_patches_are_aligned_and_augmented_consistently():
         assert (ours - torch.round(lr[i] * 255))[:, 3:-3, 3:-3].abs().max() <= 1
     with pytest.raises(BenchError, match="does not split"):
         sampler.batch(torch.Generator(), 5, rank=0, world=2)
+
+
+def test_a_run_folder_is_never_mixed_up(tmp_path):
+    train(SPEC, CONFIG, tmp_path, progress=False, stop_after=3)
+    with pytest.raises(BenchError, match="another model or recipe"):
+        train(SPEC, dataclasses.replace(CONFIG, learning_rate=5e-4), tmp_path, progress=False)
+    with pytest.raises(BenchError, match="already holds a run"):
+        train(SPEC, CONFIG, tmp_path, progress=False, resume=False)
