@@ -39,6 +39,7 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from bench import results
+    from bench.checkpoints import load_weights, training_budget
     from bench.data.benchmarks import load_test_set
     from bench.evaluate import evaluate, resolve_device
     from bench.metrics import get_protocol
@@ -47,8 +48,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     protocol = get_protocol(args.protocol)
     model = registry.make(card.name, scale=args.scale)
     if args.weights:
-        from bench.checkpoints import load_weights
-
         load_weights(model, args.weights)
     elif any(True for _ in model.parameters()):
         raise BenchError(f"{card.name} has learned parameters and no weights were given (--weights PATH); "
@@ -57,7 +56,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     result = evaluate(model, card, test_set, protocol, device, progress=not args.quiet, ensemble=args.self_ensemble)
     result["weights"] = args.weights or "none (parameter-free)"
-    result["budget"] = "inference only"
+    trained = training_budget(args.weights) if args.weights else None
+    result["budget"] = f"weights trained with budget: {trained}" if trained else "inference only"
     if not args.no_save:
         result["stored_as"] = str(results.append(result, "evaluate", args.results_dir))
     rows = [f"  {r['name']:<20} {_fmt(r['psnr'], 3):>8} dB  {r['ssim']:.4f}" for r in result["per_image"]]

@@ -18,7 +18,7 @@ from torch import nn
 
 from bench import BenchError, registry
 
-__all__ = ["save_checkpoint", "read_checkpoint", "load_weights", "load_model"]
+__all__ = ["save_checkpoint", "read_checkpoint", "load_weights", "load_model", "training_budget"]
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> Path:
@@ -43,6 +43,16 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, truncated files, non-tensor payloads
         raise BenchError(f"cannot load weights {path} safely (weights_only=True): {err}") from None
+
+
+def training_budget(path: str | os.PathLike) -> str | None:
+    """The budget label `bench train` wrote into a ``.safetensors`` file, if any."""
+    if Path(path).suffix != ".safetensors":
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return (handle.metadata() or {}).get("budget")
 
 
 def _state_dict_of(payload: Any, path: Path) -> dict[str, Any]:

@@ -132,3 +132,13 @@ def test_a_run_folder_is_never_mixed_up(tmp_path):
         train(SPEC, dataclasses.replace(CONFIG, learning_rate=5e-4), tmp_path, progress=False)
     with pytest.raises(BenchError, match="already holds a run"):
         train(SPEC, CONFIG, tmp_path, progress=False, resume=False)
+
+
+def test_trained_weights_evaluate_with_their_budget_label(tmp_path, capsys):
+    from bench.__main__ import main
+
+    train(SPEC, dataclasses.replace(CONFIG, iterations=2, budget="smoke: a test budget"), tmp_path, progress=False)
+    code = main(["evaluate", "tiny-sr", "--scale", "2", "--weights", str(tmp_path / "final.safetensors"), "--json",
+                 "--quiet"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["budget"] == "weights trained with budget: smoke: a test budget"
