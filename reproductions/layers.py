@@ -14,7 +14,13 @@ from torch import nn
 
 from bench.reparam import reparameterize
 
-__all__ = ["MultiBranchConv2d", "reparameterize", "fuse_conv_bn", "SwinIRUpsampler"]
+__all__ = ["MultiBranchConv2d", "reparameterize", "fuse_conv_bn", "SwinIRUpsampler", "pad_to_multiple"]
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Reflect-pad ``[..., H, W]`` at the bottom and right to multiples of ``multiple`` (whole windows)."""
+    pad_h, pad_w = (-x.shape[-2]) % multiple, (-x.shape[-1]) % multiple
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
 
 
 def fuse_conv_bn(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.BatchNorm2d | None

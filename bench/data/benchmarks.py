@@ -31,7 +31,7 @@ from bench.data.imresize import imresize
 
 __all__ = [
     "BENCHMARKS", "SAMPLES_TEST", "SAMPLES_TRAIN", "Pair", "TestSet",
-    "data_roots", "find_dataset", "load_image", "load_test_set", "mod_crop", "canonical_name",
+    "data_roots", "find_dataset", "load_image", "load_test_set", "make_lr", "mod_crop", "canonical_name",
 ]
 
 # Canonical name -> accepted spellings (compared case-insensitively).

@@ -17,7 +17,7 @@ from torch import nn
 
 from bench.registry import register
 from bench.train import TrainConfig
-from reproductions.layers import SwinIRUpsampler
+from reproductions.layers import SwinIRUpsampler, pad_to_multiple
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 TOKENS_PER_CHUNK = 8192
@@ -179,9 +179,7 @@ class SwinIR(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        pad_h, pad_w = (-h) % self.window, (-w) % self.window
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
-        x = x - self.mean
+        x = pad_to_multiple(x, self.window) - self.mean
         shallow = self.conv_first(x)
         size = (int(shallow.shape[-2]), int(shallow.shape[-1]))  # plain ints, also when traced
         y = self.patch_norm(shallow.flatten(2).transpose(1, 2))

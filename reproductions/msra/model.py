@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reproductions.baselines.swinir import RGB_MEAN
-from reproductions.layers import MultiBranchConv2d, SwinIRUpsampler
+from reproductions.layers import MultiBranchConv2d, SwinIRUpsampler, pad_to_multiple
 
 
 def _window_labels(h: int, w: int, window: int, shift: int) -> np.ndarray:
@@ -223,9 +223,7 @@ class MSRASR(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        pad_h, pad_w = (-h) % self.window, (-w) % self.window
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
-        x = x - self.mean
+        x = pad_to_multiple(x, self.window) - self.mean
         shallow = self.conv_first(x)
         size = (int(shallow.shape[-2]), int(shallow.shape[-1]))
         masks = self.masks(*size, x.device)
