@@ -16,7 +16,7 @@ from pathlib import Path
 from bench import BenchError
 from bench.registry import ENTRY_POINT_GROUP
 
-__all__ = ["Reported", "COLUMNS", "read_reported", "reported_numbers"]
+__all__ = ["Reported", "COLUMNS", "read_reported", "reported_numbers", "paper_titles"]
 
 COLUMNS = ("paper", "table", "model", "variant", "scale", "dataset", "metric", "value", "protocol", "note")
 
@@ -34,6 +34,7 @@ class Reported:
     protocol: str
     note: str
     source: str  # file and line it was read from
+    printed: str = ""  # the value exactly as typed (its last digit is the paper's precision)
 
 
 def read_reported(path: Path) -> list[Reported]:
@@ -47,7 +48,8 @@ def read_reported(path: Path) -> list[Reported]:
                 value = float(row["value"])
             except ValueError:
                 raise BenchError(f"{path}:{line}: value {row['value']!r} is not a number") from None
-            rows.append(Reported(**{**row, "value": value}, source=f"{path.name}:{line}"))
+            source = f"{path.parent.name}/{path.name}:{line}"
+            rows.append(Reported(**{**row, "value": value}, source=source, printed=row["value"].strip()))
     return rows
 
 
@@ -60,3 +62,11 @@ def reported_numbers() -> list[Reported]:
         if path.is_file():
             rows += read_reported(path)
     return rows
+
+
+def paper_titles() -> dict[str, str]:
+    """Short paper name -> title, from each paper package's ``PAPER_TITLES`` (optional)."""
+    titles: dict[str, str] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        titles.update(getattr(importlib.import_module(entry.value), "PAPER_TITLES", {}))
+    return titles

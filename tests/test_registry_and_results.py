@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -48,7 +49,10 @@ def test_register_checks_names_scales_and_duplicates():
 
 def test_reported_numbers_are_well_formed(tmp_path):
     rows = reported_numbers()
-    assert rows and all(r.source.startswith("reported.csv:") for r in rows)
+    assert rows and all(re.fullmatch(r"\w+/reported\.csv:\d+", r.source) for r in rows)
+    assert all(r.printed and float(r.printed) == r.value for r in rows)
+    keys = [(r.paper, r.table, r.model, r.variant, r.scale, r.dataset, r.metric) for r in rows]
+    assert len(keys) == len(set(keys)), "a reported number is typed twice"
     bad = tmp_path / "reported.csv"
     bad.write_text(",".join(COLUMNS) + "\namms,T2,bicubic,,2,Set5,psnr,33.6x,matlab,\n")
     with pytest.raises(BenchError, match="reported.csv:2: value '33.6x' is not a number"):

@@ -10,6 +10,8 @@ from bench.registry import register
 from reproductions.msra.model import MSRASR
 from reproductions.msra.recipe import recipe
 
+PAPER_TITLES = {"msra": "MSRA-SR: image SR Transformer with multi-scale shared representation acquisition (ICCV 2023)"}
+
 _LIGHT = dict(embed_dim=60, depths=(4, 4, 4, 4), ssa_dim=30, ssa_heads=2, ga_hidden=35, upsampler="pixelshuffledirect")
 # Classical: the paper's (depth 4, 6 groups, window 16, C 192, mlp 2, 6 heads); SSA/CSA split and GA width
 # scaled from the light fit [spec msra_v2.md: CA hidden 112]; SwinIR's classical upsampler.
