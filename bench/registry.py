@@ -43,6 +43,9 @@ class ModelCard:
     remap_weights: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     # The paper's training recipe for a scale (a bench.train.TrainConfig), where the paper gives one.
     recipe: Callable[[int], Any] | None = None
+    # Which count of bench.complexity its authors published: "params" (every parameter),
+    # "params_trainable" or "params_leaf_modules" (thop-style). The report compares like with like.
+    params_count: str = "params"
 
     def check_scale(self, scale: int) -> None:
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
@@ -65,6 +68,7 @@ def register(
     channels: str = "rgb",
     remap_weights: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     recipe: Callable[[int], Any] | None = None,
+    params_count: str = "params",
     **defaults: Any,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register ``builder(scale, **config)`` under ``name``; ``defaults`` documents its config."""
@@ -76,7 +80,7 @@ def register(
             raise ValueError(f"model {name!r} is registered twice")
         text = description or (builder.__doc__ or "").strip().split("\n")[0]
         _MODELS[name] = ModelCard(name, builder, paper, scales, text, channels, dict(defaults), remap_weights,
-                                  recipe)
+                                  recipe, params_count)
         return builder
 
     return decorator

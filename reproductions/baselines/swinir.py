@@ -227,14 +227,17 @@ def _remap_official(state: dict) -> dict:
     return out
 
 
+# SwinIR's published params (878K ...) are thop's count, which skips the relative-position bias tables
+# [spec msra_swinir.md §1; JingyunLiang/SwinIR#45].
 @register("swinir-light", paper="SwinIR (ICCVW 2021)", scales=(2, 3, 4), remap_weights=_remap_official,
-          recipe=lightweight_recipe,
+          recipe=lightweight_recipe, params_count="params_leaf_modules",
           description="SwinIR lightweight: 4 RSTB x 6 blocks, C=60, 6 heads, window 8, pixelshuffledirect")
 def swinir_light(scale: int) -> SwinIR:
     return SwinIR(scale, 60, (6, 6, 6, 6), (6, 6, 6, 6), upsampler="pixelshuffledirect")
 
 
 @register("swinir-classical", paper="SwinIR (ICCVW 2021)", scales=(2, 3, 4, 8), remap_weights=_remap_official,
+          params_count="params_leaf_modules",
           description="SwinIR classical: 6 RSTB x 6 blocks, C=180, 6 heads, window 8, pixelshuffle")
 def swinir_classical(scale: int) -> SwinIR:
     return SwinIR(scale, 180, (6,) * 6, (6,) * 6, upsampler="pixelshuffle")

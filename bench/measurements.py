@@ -1,0 +1,86 @@
+"""The measured side of the report and the CI gate: one value per (what was measured, where, how).
+
+Records of the results store are flattened into ``Measurement`` rows keyed by ``Key``. The report
+joins them with the reported numbers; the regression gate compares them with committed baselines.
+Both use ``latest``: for each key, the newest full-budget measurement if there is one, else the
+newest short-budget one (a smoke run never hides a real reproduction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Key", "Measurement", "flatten", "latest", "is_short_budget"]
+
+
+@dataclass(frozen=True, order=True)
+class Key:
+    model: str
+    variant: str  # the model variant (ablation row), "" for the registered default
+    scale: str
+    metric: str  # psnr, ssim, params, mult_adds, reparam_max_abs_diff, ...
+    dataset: str = ""
+    protocol: str = ""  # evaluation protocol; for mult_adds the HR size ("1024x720")
+    self_ensemble: bool = False
+
+    def label(self) -> str:
+        parts = [self.model + (f" [{self.variant}]" if self.variant else ""), f"x{self.scale}", self.metric]
+        parts += [p for p in (self.dataset, self.protocol) if p]
+        return " ".join(parts) + (" +self-ensemble" if self.self_ensemble else "")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    key: Key
+    value: float
+    budget: str
+    record: dict[str, Any]
+
+    @property
+    def short_budget(self) -> bool:
+        return is_short_budget(self.budget)
+
+    def provenance(self) -> str:
+        p = self.record.get("provenance", {})
+        return (f"budget: {self.budget}; commit {p.get('git_commit') or '?'}; {p.get('device_name', '?')}; "
+                f"torch {p.get('torch', '?')}; {p.get('time', '?')}")
+
+
+def is_short_budget(budget: str) -> bool:
+    """Short budgets are labelled 'smoke' by ``bench.train.smoke``; they never count as a reproduction."""
+    return "smoke" in budget
+
+
+def _scale(value: Any) -> str:
+    return format(value, "g") if isinstance(value, float) else str(value)
+
+
+def flatten(record: dict[str, Any]) -> list[Measurement]:
+    """The measurements one stored record holds (none for kinds without comparable numbers)."""
+    kind, budget = record.get("kind"), str(record.get("budget", ""))
+    base = {"model": record.get("model", ""), "variant": record.get("variant", ""),
+            "scale": _scale(record.get("scale"))}
+    rows: list[tuple[Key, Any]] = []
+    if kind == "evaluate":
+        where = {"dataset": record["dataset"], "protocol": record["protocol"],
+                 "self_ensemble": bool(record.get("self_ensemble"))}
+        rows = [(Key(**base, metric=m, **where), record.get(m)) for m in ("psnr", "ssim")]
+    elif kind == "complexity":
+        rows = [(Key(**base, metric=m), record.get(m)) for m in ("params", "params_trainable", "params_leaf_modules")]
+        rows.append((Key(**base, metric="mult_adds", protocol=record.get("hr_size", "")), record.get("mult_adds")))
+    elif kind == "time" and "max_abs_diff" in record:
+        rows = [(Key(**base, metric="reparam_max_abs_diff"), record["max_abs_diff"])]
+    return [Measurement(key, float(value), budget, record) for key, value in rows if value is not None]
+
+
+def latest(records: Iterable[dict[str, Any]]) -> dict[Key, Measurement]:
+    """``records`` oldest first (as ``results.load_records`` returns them)."""
+    chosen: dict[Key, Measurement] = {}
+    for record in records:
+        for m in flatten(record):
+            held = chosen.get(m.key)
+            if held is None or held.short_budget or not m.short_budget:
+                chosen[m.key] = m
+    return chosen

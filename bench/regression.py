@@ -1,0 +1,144 @@
+"""CI gate: ``python -m bench.regression --baseline reports/baselines/NAME.json [--update]``.
+
+Compares the latest measurements in the results store with a committed baseline and exits 1 when
+
+- a PSNR fell by more than its tolerance (default 0.05 dB; an entry may carry its own ``tolerance``),
+- a params or Mult-Adds count changed at all,
+- a reparameterisation equivalence broke (max |before - after| above the entry's ``limit``),
+- or a baselined measurement is missing from the run.
+
+A measurement only stands in for a baseline entry when its budget is the same (a smoke PSNR is
+never compared with a full-budget one). ``--update`` rewrites the baseline from the measurements on
+purpose, keeping per-entry tolerances; review its diff like code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import BenchError, results
+from bench.measurements import Key, Measurement, flatten
+
+__all__ = ["GATED", "compare", "baseline_from", "main"]
+
+DEFAULT_PSNR_TOLERANCE = 0.05
+DEFAULT_REPARAM_LIMIT = 1e-4  # float32 round-off of a whole model is ~1e-6; a broken merge is ~1e-1
+GATED = ("psnr", "params", "mult_adds", "reparam_max_abs_diff")
+
+
+@dataclasses.dataclass
+class Outcome:
+    label: str
+    baseline: float
+    measured: float | None
+    status: str  # ok, improved, FELL, CHANGED, BROKEN, MISSING
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status.isupper()
+
+
+def _measurements(records: list[dict[str, Any]]) -> dict[tuple[Key, str], Measurement]:
+    """Latest measurement per (key, budget); records come oldest first."""
+    found: dict[tuple[Key, str], Measurement] = {}
+    for record in records:
+        for m in flatten(record):
+            if m.key.metric in GATED:
+                found[(m.key, m.budget)] = m
+    return found
+
+
+def _check(entry: dict[str, Any], measured: Measurement | None, budgets_seen: list[str]) -> Outcome:
+    key = Key(**entry["key"])
+    base = float(entry["value"])
+    if measured is None:
+        detail = f"measured only with budget {budgets_seen[0]!r}" if budgets_seen else "not measured in this run"
+        return Outcome(key.label(), base, None, "MISSING", detail)
+    value = measured.value
+    if key.metric == "psnr":
+        tolerance = float(entry.get("tolerance", DEFAULT_PSNR_TOLERANCE))
+        if value < base - tolerance:
+            return Outcome(key.label(), base, value, "FELL", f"fell by more than {tolerance:g} dB")
+        return Outcome(key.label(), base, value, "improved" if value > base + tolerance else "ok")
+    if key.metric in ("params", "mult_adds"):
+        return Outcome(key.label(), base, value, "ok" if value == base else "CHANGED",
+                       "" if value == base else "counts must not change without --update")
+    limit = float(entry.get("limit", DEFAULT_REPARAM_LIMIT))
+    return Outcome(key.label(), base, value, "ok" if value <= limit else "BROKEN",
+                   "" if value <= limit else f"reparameterised output differs by more than {limit:g}")
+
+
+def compare(baseline: dict[str, Any], records: list[dict[str, Any]]) -> list[Outcome]:
+    measured = _measurements(records)
+    outcomes = []
+    for entry in baseline["entries"]:
+        key = Key(**entry["key"])
+        budgets = [b for (k, b) in measured if k == key]
+        outcomes.append(_check(entry, measured.get((key, entry["budget"])), budgets))
+    return outcomes
+
+
+def baseline_from(records: list[dict[str, Any]], previous: dict[str, Any] | None, about: str) -> dict[str, Any]:
+    """A baseline of every gated measurement in ``records``, keeping the previous entries' tolerances."""
+    kept = {(json.dumps(e["key"], sort_keys=True), e["budget"]): e for e in (previous or {}).get("entries", [])}
+    entries = []
+    for (key, budget), m in sorted(_measurements(records).items(), key=lambda item: (item[0][0], item[0][1])):
+        entry = {"key": dataclasses.asdict(key), "budget": budget, "value": m.value}
+        old = kept.get((json.dumps(entry["key"], sort_keys=True), budget), {})
+        entry.update({k: old[k] for k in ("tolerance", "limit") if k in old})
+        entries.append(entry)
+    return {"about": about, "entries": entries}
+
+
+def _table(outcomes: list[Outcome]) -> str:
+    width = max((len(o.label) for o in outcomes), default=10)
+    lines = [f"{'measurement':<{width}}  {'baseline':>14}  {'measured':>14}  {'delta':>10}  status"]
+    for o in outcomes:
+        measured = "-" if o.measured is None else f"{o.measured:.6g}"
+        delta = "" if o.measured is None else f"{o.measured - o.baseline:+.4g}"
+        lines.append(f"{o.label:<{width}}  {o.baseline:>14.6g}  {measured:>14}  {delta:>10}  {o.status}"
+                     + (f" ({o.detail})" if o.detail else ""))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.regression", description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline", required=True, help="baseline JSON, e.g. reports/baselines/ci.json")
+    parser.add_argument("--results-dir", help="results store (default $BENCH_RESULTS_DIR, else results/)")
+    parser.add_argument("--update", action="store_true", help="rewrite the baseline from these measurements")
+    parser.add_argument("--about", default="", help="with --update: what produced these numbers")
+    args = parser.parse_args(argv)
+    path = Path(args.baseline)
+    try:
+        records = results.load_records(args.results_dir)
+        if not records:
+            raise BenchError(f"no measurements in {results.results_dir(args.results_dir)}")
+        previous = json.loads(path.read_text()) if path.is_file() else None
+        if args.update:
+            baseline = baseline_from(records, previous, args.about or (previous or {}).get("about", ""))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(baseline, indent=1) + "\n")
+            print(f"wrote {len(baseline['entries'])} entries to {path}")
+            return 0
+        if previous is None:
+            raise BenchError(f"no baseline at {path}; create one on purpose with --update")
+        outcomes = compare(previous, records)
+    except (BenchError, OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(_table(outcomes))
+    failed = [o for o in outcomes if o.failed]
+    # Not "N passed, N failed": CI reads that shape as the test runner's summary.
+    print(f"regression gate: {len(outcomes) - len(failed)} of {len(outcomes)} baselined measurements hold, "
+          f"{len(failed)} regressed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

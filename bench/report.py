@@ -1,0 +1,430 @@
+"""Reported beside measured, cell by cell: ``python -m bench.report --html [--markdown] [--out DIR]``.
+
+Every number of every paper's ``reported.csv`` gets a cell: the reported value, the latest measured
+twin from the results store (``bench.measurements.latest``), the delta and a verdict:
+
+- ``match``: the measured value rounds to the printed one (within half a unit of its last digit);
+- ``within tolerance``: |delta| <= the metric's tolerance (``TOLERANCES``);
+- ``differs``: outside it;
+- ``short budget``: a PSNR/SSIM of weights trained with a smoke budget. Shown, never judged as a
+  reproduction of the paper's full-budget number;
+- ``not measured``: with the reason (model not built here, metric not measurable, or the command
+  that would measure it).
+
+HTML pages (index + one per paper) come from the jinja2 templates in ``reports/templates/`` with
+autoescaping on (model names and notes are data) and no external assets, so they work offline.
+matplotlib figures are written next to them when matplotlib is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import re
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench import BenchError, registry, results
+from bench.measurements import Key, Measurement, latest
+from bench.reported import Reported, paper_titles, reported_numbers
+
+__all__ = ["Cell", "build_cells", "render_html", "render_markdown", "main"]
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
+DEFAULT_HR = "1024x720"
+# (kind, tolerance): absolute for quality metrics, relative for sizes (the issues' targets).
+TOLERANCES = {"psnr": ("abs", 0.05), "ssim": ("abs", 0.002), "mult_adds": ("rel", 0.03),
+              "params": ("rel", 0.02), "params_trainable": ("rel", 0.02), "params_leaf_modules": ("rel", 0.02)}
+# MSRA-SR's Table 4 prints "FLOPs" whose values equal Table 1's Mult-Adds for the same model: one count.
+METRIC_ALIASES = {"flops": "mult_adds"}
+VERDICTS = ("match", "within tolerance", "differs", "short budget", "not measured")
+
+
+@dataclass
+class Cell:
+    reported: Reported
+    key: Key | None
+    measured: Measurement | None = None
+    delta: float | None = None
+    verdict: str = "not measured"
+    why: str = ""  # one short reason, shown in the cell
+    hint: str = ""  # the command that would measure it (hover)
+
+    @property
+    def relative(self) -> bool:
+        return TOLERANCES.get(self.key.metric if self.key else "", ("abs", 0))[0] == "rel"
+
+    def delta_text(self) -> str:
+        if self.delta is None:
+            return ""
+        if self.relative:
+            return f"{self.delta / self.reported.value:+.1%}"
+        return f"{self.delta:+.4f}" if self.key and self.key.metric == "ssim" else f"{self.delta:+.3f}"
+
+    def reported_text(self) -> str:
+        """Quality metrics as printed in the paper (their precision is part of the number)."""
+        metric = self.reported.metric
+        return self.reported.printed if metric in ("psnr", "ssim") else format_value(metric, self.reported.value)
+
+
+def format_value(metric: str, value: float) -> str:
+    if metric.startswith("params"):
+        return f"{value / 1e6:.3f}M" if value >= 1e6 else f"{value / 1e3:.1f}K"
+    if metric in ("mult_adds", "flops"):
+        return f"{value / 1e9:.2f}G"
+    if metric == "ssim":
+        return f"{value:.4f}"
+    if metric == "psnr":
+        return f"{value:.3f}"
+    return f"{value:.4g}"
+
+
+def half_unit(printed: str) -> float:
+    """Half a unit of the last printed digit: '37.76' -> 0.005, '222.8e9' -> 5e7."""
+    try:
+        exponent = Decimal(printed).as_tuple().exponent
+    except ArithmeticError:
+        return 0.0
+    return 0.5 * 10.0 ** int(exponent) if isinstance(exponent, int) else 0.0
+
+
+def key_for(row: Reported) -> tuple[Key | None, str]:
+    """The measurement key a reported row is compared with, or (None, why not)."""
+    metric = METRIC_ALIASES.get(row.metric, row.metric)
+    parts = [p for p in row.variant.split(";") if p]
+    ensemble = "self-ensemble" in parts
+    variant = ";".join(p for p in parts if p != "self-ensemble" and not p.startswith("train="))
+    base = {"model": row.model, "variant": variant, "scale": row.scale}
+    if metric in ("psnr", "ssim"):
+        return Key(**base, metric=metric, dataset=row.dataset, protocol=row.protocol, self_ensemble=ensemble), ""
+    if metric == "params":  # counted the way the model's authors counted (see ModelCard.params_count)
+        known = row.model in {card.name for card in registry.list_models()}
+        return Key(**base, metric=registry.get(row.model).params_count if known else "params"), ""
+    if metric == "mult_adds":
+        found = re.search(r"hr (\d+x\d+)", row.protocol)
+        return Key(**base, metric="mult_adds", protocol=found.group(1) if found else DEFAULT_HR), ""
+    return None, f"the harness does not measure '{row.metric}'"
+
+
+def _hint(key: Key) -> str:
+    if key.metric.startswith("params") or key.metric == "mult_adds":
+        return f"python -m bench complexity {key.model} --scale {key.scale} --hr {key.protocol or DEFAULT_HR}"
+    ensemble = " --self-ensemble" if key.self_ensemble else ""
+    return (f"python -m bench evaluate {key.model} --scale {key.scale} --dataset {key.dataset} "
+            f"--protocol {key.protocol}{ensemble} --weights W")
+
+
+def judge(cell: Cell) -> None:
+    m, r = cell.measured, cell.reported
+    assert m is not None and cell.key is not None
+    cell.delta = m.value - r.value
+    kind, tolerance = TOLERANCES.get(cell.key.metric, ("abs", 0.0))
+    size = abs(cell.delta) / abs(r.value) if kind == "rel" and r.value else abs(cell.delta)
+    if m.short_budget and cell.key.metric in ("psnr", "ssim"):
+        cell.verdict, cell.why, cell.hint = "short budget", "smoke-trained: not a reproduction", m.budget
+    elif abs(cell.delta) <= half_unit(r.printed) * (1 + 1e-9):
+        cell.verdict = "match"
+    elif size <= tolerance:
+        cell.verdict = "within tolerance"
+    else:
+        cell.verdict = "differs"
+        cell.why = f"beyond the tolerance of {tolerance:.0%}" if kind == "rel" else f"beyond ±{tolerance:g}"
+
+
+def build_cells(reported: list[Reported], measured: dict[Key, Measurement]) -> list[Cell]:
+    known = {card.name for card in registry.list_models()}
+    by_other_protocol: dict[tuple, Measurement] = {}
+    for key, m in measured.items():
+        by_other_protocol[(key.model, key.variant, key.scale, key.metric, key.dataset, key.self_ensemble)] = m
+    cells = []
+    for row in reported:
+        key, why = key_for(row)
+        cell = Cell(row, key, why="not measurable" if key is None else "", hint=why)
+        if key is not None and row.model not in known:
+            cell.why = "not built here"
+            cell.hint = f"{row.model} is not implemented in this harness"
+        elif key is not None and key in measured:
+            cell.measured = measured[key]
+            judge(cell)
+        elif key is not None:
+            other = by_other_protocol.get((key.model, key.variant, key.scale, key.metric, key.dataset,
+                                           key.self_ensemble))
+            cell.hint = _hint(key)
+            if other is not None and other.key.protocol != key.protocol:
+                cell.why = (f"measured only with {other.key.protocol or 'another setting'}: "
+                            f"{format_value(key.metric, other.value)}")
+            else:
+                cell.why = "no run yet"
+        cells.append(cell)
+    return cells
+
+
+# ---- layout -----------------------------------------------------------------------------------------
+
+@dataclass
+class Table:
+    paper: str
+    name: str
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (dataset, metric)
+    rows: list[tuple[str, str, str]] = field(default_factory=list)  # (model, variant, scale)
+    cells: dict[tuple, Cell] = field(default_factory=dict)
+
+    def cell(self, row: tuple, column: tuple) -> Cell | None:
+        return self.cells.get((row, column))
+
+
+def tables_of(cells: list[Cell]) -> dict[str, list[Table]]:
+    papers: dict[str, dict[str, Table]] = {}
+    for cell in cells:
+        r = cell.reported
+        table = papers.setdefault(r.paper, {}).setdefault(r.table, Table(r.paper, r.table))
+        row, column = (r.model, r.variant, r.scale), (r.dataset, r.metric)
+        if row not in table.rows:
+            table.rows.append(row)
+        if column not in table.columns:
+            table.columns.append(column)
+        table.cells[(row, column)] = cell
+    return {paper: list(tables.values()) for paper, tables in papers.items()}
+
+
+def tally(cells: list[Cell]) -> dict[str, int]:
+    counts = dict.fromkeys(VERDICTS, 0)
+    for cell in cells:
+        counts[cell.verdict] += 1
+    return counts
+
+
+def extra_records(records: list[dict[str, Any]], models: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Reparameterisation timings and training runs of a paper's models (no reported twin cell)."""
+    return {
+        "reparameterization": [r for r in records if r.get("kind") == "time" and r.get("model") in models
+                               and "max_abs_diff" in r],
+        "training": [r for r in records if r.get("kind") == "train" and r.get("model") in models],
+    }
+
+
+# ---- figures -------------------------------------------------------------------------------------------
+
+def learning_curve(metrics_csv: Path, title: str, png: Path) -> bool:
+    """Training loss (raw and running mean) and validation PSNR of a run's metrics.csv; False without
+    matplotlib or data."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    if not metrics_csv.is_file():
+        return False
+    with metrics_csv.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return False
+    steps = [int(r["step"]) for r in rows]
+    losses = [float(r["loss"]) for r in rows]
+    window = max(1, len(losses) // 50)
+    smooth = [sum(losses[max(0, i - window + 1): i + 1]) / (i + 1 - max(0, i - window + 1)) for i in range(len(losses))]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.plot(steps, losses, color="0.8", linewidth=0.6, label="loss")
+    ax.plot(steps, smooth, color="tab:blue", label=f"loss, mean of {window}")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("training loss")
+    val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r.get("val_psnr")]
+    if val:
+        twin = ax.twinx()
+        twin.plot([s for s, _ in val], [p for _, p in val], "o-", color="tab:red", label="validation PSNR")
+        twin.set_ylabel("validation PSNR (dB)")
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def figures(paper: str, cells: list[Cell], extra: dict[str, list], out: Path) -> tuple[list[dict[str, str]], str]:
+    """matplotlib figures for one paper; returns ([{file, caption}], note)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return [], "figures skipped: matplotlib is not installed (pip install -e .[report])"
+    made: list[dict[str, str]] = []
+
+    def save(fig, name: str, caption: str) -> None:
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        made.append({"file": name, "caption": caption})
+
+    # PSNR vs params, per scale, on the first dataset the paper reports PSNR for (like MSRA-SR Fig. 1).
+    params = {(c.reported.model, c.reported.scale): c for c in cells if c.reported.metric == "params"}
+    psnr_cells = [c for c in cells if c.reported.metric == "psnr" and (c.reported.model, c.reported.scale) in params]
+    for scale in sorted({c.reported.scale for c in psnr_cells}, key=float):
+        here = [c for c in psnr_cells if c.reported.scale == scale]
+        dataset = here[0].reported.dataset
+        here = [c for c in here if c.reported.dataset == dataset and "self-ensemble" not in c.reported.variant]
+        if len({c.reported.model for c in here}) < 2:
+            continue
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for c in here:
+            size = params[(c.reported.model, scale)]
+            ax.scatter(size.reported.value / 1e3, c.reported.value, color="tab:blue")
+            ax.annotate(c.reported.model, (size.reported.value / 1e3, c.reported.value), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+            if c.measured is not None and size.measured is not None:
+                ax.scatter(size.measured.value / 1e3, c.measured.value, color="tab:red", marker="x")
+        ax.scatter([], [], color="tab:blue", label="reported")
+        ax.scatter([], [], color="tab:red", marker="x", label="measured")
+        ax.set_xlabel("params (K)")
+        ax.set_ylabel(f"PSNR (dB), {dataset}")
+        ax.set_title(f"{paper}: PSNR vs params, x{scale}")
+        ax.legend(fontsize=8)
+        save(fig, f"{paper}-psnr-params-x{scale}.png",
+             f"PSNR on {dataset} x{scale} against params: reported (dots) and measured (crosses, where both exist)")
+
+    sizes = [c for c in cells if c.key and c.key.metric == "mult_adds" and c.measured is not None]
+    if sizes:
+        fig, ax = plt.subplots(figsize=(max(6.4, 0.45 * len(sizes)), 4.2))
+        labels = [f"{c.reported.model} {c.reported.variant} x{c.reported.scale}".replace("  ", " ") for c in sizes]
+        positions = range(len(sizes))
+        ax.bar([p - 0.2 for p in positions], [c.reported.value / 1e9 for c in sizes], 0.4, label="reported")
+        ax.bar([p + 0.2 for p in positions], [c.measured.value / 1e9 for c in sizes], 0.4, label="measured")
+        ax.set_xticks(list(positions), labels, rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("Mult-Adds (G)")
+        ax.set_title(f"{paper}: Mult-Adds, reported vs measured")
+        ax.legend(fontsize=8)
+        save(fig, f"{paper}-mult-adds.png", "Mult-Adds (fvcore) beside the paper's")
+
+    timed = extra["reparameterization"]
+    if timed:
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        labels = [f"{r['model']} {r.get('lr_size', '')} {r.get('device', '')}" for r in timed]
+        positions = range(len(timed))
+        ax.barh([p + 0.2 for p in positions], [r["before_ms"] for r in timed], 0.4, label="multi-branch")
+        ax.barh([p - 0.2 for p in positions], [r["after_ms"] for r in timed], 0.4, label="reparameterised")
+        ax.set_yticks(list(positions), labels, fontsize=7)
+        ax.set_xlabel("latency (ms, median)")
+        ax.legend(fontsize=8)
+        save(fig, f"{paper}-reparam-latency.png", "Whole-model latency before and after reparameterisation")
+
+    for index, run in enumerate(extra["training"]):
+        name = f"{paper}-training-{index}.png"
+        if learning_curve(Path(run.get("run_dir", "")) / "metrics.csv", f"{run['model']} x{run['scale']}: "
+                          f"{run['budget'][:70]}", out / name):
+            made.append({"file": name, "caption": f"Learning curve of {run['run_dir']} (budget: {run['budget']})"})
+    return made, ""
+
+
+# ---- rendering ------------------------------------------------------------------------------------------
+
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["value"] = lambda v, metric: format_value(metric, v)
+    env.filters["css"] = lambda verdict: verdict.replace(" ", "-")
+    return env
+
+
+def _pages(cells: list[Cell], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    titles = paper_titles()
+    built = {card.name for card in registry.list_models()}
+    pages = []
+    for paper, tables in sorted(tables_of(cells).items()):
+        mine = [c for c in cells if c.reported.paper == paper]
+        models = {c.reported.model for c in mine}
+        pages.append({"paper": paper, "title": titles.get(paper, paper), "tables": tables, "cells": mine,
+                      "tally": tally(mine), "extra": extra_records(records, models & built)})
+    return pages
+
+
+def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    env = _environment()
+    pages = _pages(cells, records)
+    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    for page in pages:
+        page["figures"], page["figures_note"] = figures(page["paper"], page["cells"], page["extra"], out)
+        footnotes: list[str] = []
+        for cell in page["cells"]:
+            if cell.measured is not None:
+                text = cell.measured.provenance()
+                if text not in footnotes:
+                    footnotes.append(text)
+        page["footnotes"] = footnotes
+        numbers = {text: number for number, text in enumerate(footnotes, start=1)}
+        html = env.get_template("paper.html.j2").render(page=page, verdicts=VERDICTS, generated=stamp,
+                                                        footnote=lambda c, n=numbers: n[c.measured.provenance()])
+        (out / f"{page['paper']}.html").write_text(html)
+    index = out / "index.html"
+    index.write_text(env.get_template("index.html.j2").render(pages=pages, verdicts=VERDICTS, generated=stamp))
+    return index
+
+
+def render_markdown(cells: list[Cell]) -> str:
+    lines = ["# Reported vs measured", ""]
+    for paper, tables in sorted(tables_of(cells).items()):
+        lines += [f"## {paper}", ""]
+        for table in tables:
+            lines += [f"### {table.name}", "", "| model | variant | scale | " +
+                      " | ".join(f"{d} {m}".strip() for d, m in table.columns) + " |",
+                      "|---|---|---|" + "---|" * len(table.columns)]
+            for row in table.rows:
+                parts = []
+                for column in table.columns:
+                    cell = table.cell(row, column)
+                    if cell is None:
+                        parts.append("")
+                        continue
+                    metric = cell.reported.metric
+                    text = cell.reported_text()
+                    if cell.measured is not None:
+                        text += f" / {format_value(metric, cell.measured.value)} ({cell.delta_text()}, {cell.verdict})"
+                    else:
+                        text += " / not measured"
+                    parts.append(text)
+                lines.append(f"| {row[0]} | {row[1]} | {row[2]} | " + " | ".join(parts) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n")[0])
+    parser.add_argument("--html", action="store_true", help="write index.html and one page per paper")
+    parser.add_argument("--markdown", action="store_true", help="write report.md")
+    parser.add_argument("--out", default="reports/out", help="output folder (default reports/out)")
+    parser.add_argument("--results-dir", help="results store (default $BENCH_RESULTS_DIR, else results/)")
+    args = parser.parse_args(argv)
+    try:
+        if not (args.html or args.markdown):
+            raise BenchError("say what to write: --html and/or --markdown")
+        records = results.load_records(args.results_dir)
+        cells = build_cells(reported_numbers(), latest(records))
+        out = Path(args.out)
+        counts = tally(cells)
+        print(f"{len(cells)} reported numbers, {len(records)} stored measurements from "
+              f"{results.results_dir(args.results_dir)}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
+              file=sys.stderr)
+        if args.html:
+            print(f"HTML report: {render_html(cells, records, out)}")
+        if args.markdown:
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / "report.md"
+            path.write_text(render_markdown(cells))
+            print(f"Markdown report: {path}")
+    except BenchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The report joins reported and measured numbers cell by cell; its HTML shows them, escaped, offline."""
+
+import dataclasses
+import html
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from bench import report, results
+from bench.measurements import Key, Measurement, latest
+from bench.reported import Reported, reported_numbers
+
+
+def reported(model="bicubic", metric="psnr", printed="33.66", dataset="Set5", protocol="matlab", variant="",
+             scale="2", paper="amms", table="Table 2", note=""):
+    return Reported(paper, table, model, variant, scale, dataset, metric, float(printed), protocol, note, "test:1",
+                    printed)
+
+
+def measured(key, value, budget="inference only"):
+    return {key: Measurement(key, value, budget, {"provenance": {}})}
+
+
+PSNR_KEY = Key("bicubic", "", "2", "psnr", "Set5", "matlab")
+
+
+@pytest.mark.parametrize("printed, half", [("37.76", 0.005), ("0.9299", 0.00005), ("222.8e9", 5e7), ("694000", 0.5)])
+def test_match_means_rounding_to_the_printed_digits(printed, half):
+    assert report.half_unit(printed) == pytest.approx(half)
+
+
+@pytest.mark.parametrize("value, verdict", [(33.664, "match"), (33.656, "match"), (33.70, "within tolerance"),
+                                            (33.61, "within tolerance"), (33.72, "differs"), (33.55, "differs")])
+def test_psnr_verdicts(value, verdict):
+    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, value))
+    assert cell.verdict == verdict
+    assert cell.delta == pytest.approx(value - 33.66)
+
+
+def test_sizes_are_judged_relative_and_flops_compare_with_mult_adds():
+    row = reported("imdn", "params", "694000", dataset="", protocol="")
+    (cell,) = report.build_cells([row], measured(Key("imdn", "", "2", "params"), 705_000))
+    assert (cell.verdict, cell.delta_text()) == ("within tolerance", "+1.6%")
+    (cell,) = report.build_cells([row], measured(Key("imdn", "", "2", "params"), 710_000))
+    assert cell.verdict == "differs"
+    flops = reported("msra-light", "flops", "196.0e9", dataset="", protocol="", variant="ga-csa", paper="msra")
+    key = Key("msra-light", "ga-csa", "2", "mult_adds", protocol="1024x720")  # Table 4 states no size: 1024x720
+    (cell,) = report.build_cells([flops], measured(key, 194.4e9))
+    assert cell.verdict == "within tolerance"
+
+
+def test_a_smoke_budget_psnr_is_never_a_reproduction():
+    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.66, "weights trained with budget: smoke: ..."))
+    assert cell.verdict == "short budget"
+
+
+def test_training_set_and_self_ensemble_tags_select_the_measurement():
+    row = reported("msra-light", variant="train=DIV2K;self-ensemble", protocol="basicsr", paper="msra")
+    plain = Key("msra-light", "", "2", "psnr", "Set5", "basicsr")
+    assert report.build_cells([row], measured(plain, 38.0))[0].verdict == "not measured"
+    (cell,) = report.build_cells([row], measured(dataclasses.replace(plain, self_ensemble=True), 38.0))
+    assert cell.measured is not None
+
+
+def test_unmeasured_cells_say_why():
+    not_built = report.build_cells([reported("carn")], {})[0]
+    assert (not_built.verdict, not_built.why) == ("not measured", "not built here")
+    no_run = report.build_cells([reported()], {})[0]
+    assert no_run.why == "no run yet" and "python -m bench evaluate bicubic" in no_run.hint
+    other = report.build_cells([reported()], measured(Key("bicubic", "", "2", "psnr", "Set5", "basicsr"), 33.678))[0]
+    assert other.why == "measured only with basicsr: 33.678"
+    odd = report.build_cells([reported(metric="seconds", printed="0.15")], {})[0]
+    assert odd.why == "not measurable"
+
+
+def test_latest_prefers_a_full_budget_over_a_newer_smoke_run():
+    def record(psnr, budget):
+        return {"kind": "evaluate", "model": "m", "scale": 2, "dataset": "Set5", "protocol": "basicsr",
+                "psnr": psnr, "ssim": 0.9, "budget": budget}
+
+    key = Key("m", "", "2", "psnr", "Set5", "basicsr")
+    assert latest([record(30.0, "inference only"), record(31.0, "smoke: x")])[key].value == 30.0
+    assert latest([record(31.0, "smoke: x"), record(30.0, "inference only")])[key].value == 30.0
+    assert latest([record(30.0, "inference only"), record(32.0, "inference only")])[key].value == 32.0
+
+
+@pytest.fixture
+def rendered(tmp_path):
+    """A small fixture store rendered by the CLI: bicubic x2 on Set5 and IMDN's size."""
+    store = tmp_path / "store"
+    results.append({"model": "bicubic", "scale": 2, "dataset": "Set5", "protocol": "matlab", "psnr": 33.6611,
+                    "ssim": 0.92991, "budget": "inference only", "self_ensemble": False}, "evaluate", store)
+    results.append({"model": "imdn", "scale": 2, "params": 715_176, "mult_adds": 158.9e9, "hr_size": "1280x720",
+                    "budget": "no training: model size only"}, "complexity", store)
+    out = tmp_path / "out"
+    assert report.main(["--html", "--markdown", "--out", str(out), "--results-dir", str(store)]) == 0
+    return out
+
+
+def _cell(page: str, number: str, source: str) -> str:
+    """The table cell whose reported value is ``number``, typed in the file ``source``."""
+    for cell in re.findall(r'<td class="cell" title="([^"]*)">(.*?)</td>', page, flags=re.S):
+        if cell[0].startswith(source) and f'<span class="reported">{number}</span>' in cell[1]:
+            return cell[1]
+    raise AssertionError(f"no cell with reported {number} from {source}")
+
+
+def test_html_report_shows_reported_measured_delta_and_verdict(rendered):
+    amms = (rendered / "amms.html").read_text()
+    cell = _cell(amms, "33.66", "baselines/reported.csv")
+    assert "33.661" in cell and "+0.001" in cell and 'class="verdict match"' in cell
+    assert "inference only" in cell  # provenance on hover
+    imdn = (rendered / "imdn.html").read_text()
+    size = _cell(imdn, "694.0K", "baselines/reported.csv")
+    assert "715.2K" in size and "+3.1%" in size and 'class="verdict differs"' in size
+    index = (rendered / "index.html").read_text()
+    for paper in {r.paper for r in reported_numbers()}:
+        assert f'href="{paper}.html"' in index
+    assert "http://" not in index and "https://" not in index  # no external assets: works offline
+    markdown = (rendered / "report.md").read_text()
+    assert "33.66 / 33.661 (+0.001, match)" in markdown
+
+
+def test_html_escapes_notes_and_names(rendered):
+    msra = (rendered / "msra.html").read_text()
+    assert "&lt;b&gt;GA+CSA&lt;/b&gt;" in msra  # a note typed from the paper's LaTeX-ish label
+    assert "<b>GA+CSA</b>" not in msra
+
+
+def test_report_without_an_output_choice_is_an_error(capsys):
+    assert report.main([]) == 2
+    assert "--html" in capsys.readouterr().err
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package 'chromium')")
+def test_index_renders_in_headless_chromium(rendered, tmp_path):
+    from PIL import Image, ImageStat
+
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"]
+    url = (rendered / "index.html").as_uri()
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    rows = re.findall(r"<tr>\s*<td><a href=\"(\w+)\.html\">", dom)
+    assert sorted(rows) == sorted({r.paper for r in reported_numbers()})
+    assert html.unescape("within tolerance") in dom
+    shot = tmp_path / "index.png"
+    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    image = Image.open(shot).convert("L")
+    assert image.size == (1280, 900)
+    assert ImageStat.Stat(image).stddev[0] > 10  # not a blank page
