@@ -1,4 +1,4 @@
-"""nox sessions: tests, lint, bench (and one reproduce-<paper> session per paper as they land)."""
+"""nox sessions: tests, lint, bench, report, and one reproduce-<paper> session per paper."""
 
 import nox
 
@@ -25,11 +25,30 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "bench", "reproductions", "tests", "noxfile.py")
 
 
+def reproduce(session: nox.Session, paper: str) -> None:
+    """``python -m bench reproduce PAPER`` (options after ``--``, e.g. ``-- --budget paper``), then the report."""
+    install(session)
+    session.run("python", "-m", "bench", "reproduce", paper, *session.posargs)
+    session.run("python", "-m", "bench.report", "--html", "--markdown")
+
+
 @nox.session(name="reproduce-msra")
 def reproduce_msra(session: nox.Session) -> None:
-    """MSRA-SR: sizes of every model and Table 4 row vs the paper, MS-DWC reparameterisation proof and latency."""
+    """MSRA-SR: sizes of every model and Table 4 row, MS-DWC reparameterisation, smoke training, evaluation."""
+    reproduce(session, "msra")
+
+
+@nox.session(name="reproduce-baselines")
+def reproduce_baselines(session: nox.Session) -> None:
+    """Bicubic rows, IMDN's public checkpoints, baseline sizes, the SwinIR-light smoke training."""
+    reproduce(session, "baselines")
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Render reported vs measured from the results store: reports/out/index.html and report.md."""
     install(session)
-    session.run("python", "-m", "reproductions.msra.reproduce", *session.posargs)
+    session.run("python", "-m", "bench.report", "--html", "--markdown", *session.posargs)
 
 
 @nox.session

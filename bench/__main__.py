@@ -1,4 +1,4 @@
-"""``python -m bench <command>``: list, evaluate, complexity, time, data.
+"""``python -m bench <command>``: list, evaluate, complexity, time, train, reproduce, data.
 
 With ``--json`` a command prints exactly one JSON object on stdout; logs and progress bars go to
 stderr. A user error prints one ``error:`` line (no traceback) and exits with status 2.
@@ -163,18 +163,18 @@ def cmd_train(args: argparse.Namespace) -> None:
     if card.recipe is None:
         raise BenchError(f"{card.name} has no training recipe registered")
     config: TrainConfig = card.recipe(args.scale)
-    if args.recipe == "smoke":
-        config = smoke(config)
-    overrides = {k: v for k, v in (("iterations", args.iterations), ("batch_size", args.batch_size),
-                                   ("lr_patch", args.lr_patch), ("val_set", args.val_set), ("seed", args.seed),
-                                   ("amp", args.amp)) if v is not None}
+    budget_fields = {k: v for k, v in (("iterations", args.iterations), ("batch_size", args.batch_size),
+                                       ("lr_patch", args.lr_patch), ("val_set", args.val_set)) if v is not None}
     if args.train_sets:
-        overrides["train_sets"] = tuple(args.train_sets.split(","))
-    if overrides:
-        changed = ", ".join(f"{k} {v} (recipe {getattr(config, k)})" for k, v in overrides.items()
-                            if getattr(config, k) != v)
-        budget = config.budget if not changed else f"{config.budget}; overridden: {changed}"
-        config = dataclasses.replace(config, **overrides, budget=budget)
+        budget_fields["train_sets"] = tuple(args.train_sets.split(","))
+    other = {k: v for k, v in (("seed", args.seed), ("amp", args.amp)) if v is not None}
+    if args.recipe == "smoke":  # the smoke budget is built from the options, so its schedule scales with them
+        config = smoke(config, **budget_fields)
+    else:
+        other.update(budget_fields)
+    changed = ", ".join(f"{k} {v} (recipe {getattr(config, k)})" for k, v in other.items() if getattr(config, k) != v)
+    if changed:
+        config = dataclasses.replace(config, **other, budget=f"{config.budget}; overridden: {changed}")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     run_dir = args.run_dir or f"runs/{card.name}-x{args.scale}-{args.recipe}-{stamp}"
     summary = train({"name": card.name, "args": {"scale": args.scale}}, config, run_dir, args.data_root,
@@ -182,6 +182,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     text = (f"{card.name} x{args.scale} [{config.budget}]: {summary['steps']} steps at {summary['it_per_s']:.2f} it/s, "
             f"{config.val_set} PSNR {summary.get('val_psnr') or float('nan'):.3f} dB; run folder {run_dir}")
     _emit(summary, args.json, text)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    from bench.reproduce import main as reproduce
+
+    status = reproduce([args.paper, *args.options])
+    if status:
+        raise SystemExit(status)
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -276,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root")
     common(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("reproduce", help="a paper's reproduction (nox -s reproduce-PAPER runs the same)")
+    p.add_argument("paper", help="msra, baselines, ... or all; --help after it lists the paper's options")
+    p.add_argument("options", nargs=argparse.REMAINDER, help="--budget ci|smoke|paper and the paper's options")
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("data", help="list, download or verify datasets")
     p.add_argument("action", choices=["list", "download", "verify"])

@@ -105,9 +105,9 @@ def test_smoke_changes_only_the_budget_and_says_so():
     quick = smoke(paper)
     changed = {f.name for f in dataclasses.fields(TrainConfig) if getattr(paper, f.name) != getattr(quick, f.name)}
     assert changed <= {"iterations", "batch_size", "lr_patch", "train_sets", "val_set", "milestones", "warmup",
-                       "checkpoint_every", "ema_decay", "budget"}
-    assert quick.budget.startswith("smoke:") and "iterations 300 (paper 500000)" in quick.budget
-    assert quick.milestones == (150, 240, 270, 285)
+                       "checkpoint_every", "val_every", "ema_decay", "budget"}
+    assert quick.budget.startswith("smoke:") and "iterations 900 (paper 500000)" in quick.budget
+    assert quick.milestones == (450, 720, 810, 855)
     assert "ema_decay 0.0 (paper 0.999)" in quick.budget
 
 
