@@ -1,6 +1,7 @@
 """Downloads against a local HTTP server on 127.0.0.1 (never the internet): streaming, resume,
 checksums, safe extraction, verify."""
 
+import dataclasses
 import hashlib
 import http.server
 import io
@@ -169,9 +170,144 @@ def test_catalogue_is_complete_and_honest():
     for name in ("Set5", "Set14", "B100", "Urban100", "Manga109", "DIV2K-val"):
         assert name in catalog.CATALOG
     for dataset in catalog.CATALOG.values():
-        assert dataset.archives or dataset.how_to_get
+        assert dataset.archives or dataset.how_to_get or dataset.parts
         for archive in dataset.archives:
             assert archive.url.startswith("https://")
             assert archive.checksum is None or archive.checksum_source, archive.url
     with pytest.raises(BenchError, match="no public download"):
         catalog.download("Manga109", Path("/nonexistent"))
+
+
+# --- the AMMS training sets: T91, BSD200 and their union "291" (fake archives with the real layouts) ---
+
+
+def image_bytes(value: int, fmt: str) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (24, 16), (value, 2 * value, 30)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def tgz_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def local_copy(name: str, base: str, payload: bytes, images: int | None, published: bool = True) -> catalog.Dataset:
+    """The catalogue's entry with its real layout rules, served from 127.0.0.1 with a tiny archive."""
+    real = catalog.CATALOG[name]
+    (archive,) = real.archives
+    url = base + "/" + archive.url.rsplit("/", 1)[1]
+    checksum = f"sha256:{hashlib.sha256(payload).hexdigest()}" if published else None
+    return dataclasses.replace(real, archives=(dataclasses.replace(archive, url=url, checksum=checksum),),
+                               images=images)
+
+
+BSDS300 = {
+    "BSDS300/images/train/2092.jpg": image_bytes(10, "JPEG"),
+    "BSDS300/images/train/8049.jpg": image_bytes(20, "JPEG"),
+    "BSDS300/images/test/3096.jpg": image_bytes(30, "JPEG"),  # B100, a test set: must stay out
+    "BSDS300/iids_train.txt": b"2092\n8049\n",
+    "BSDS300/iids_test.txt": b"3096\n",
+}
+SRCNN_TRAIN = {
+    "SRCNN/Train/t1.bmp": image_bytes(40, "BMP"),
+    "SRCNN/Train/tt27.bmp": image_bytes(50, "BMP"),
+    "SRCNN/Test/Set5/baby.bmp": image_bytes(60, "BMP"),
+    "SRCNN/generate_train.m": b"folder = 'Train';\n",
+}
+
+
+def test_bsd200_takes_only_the_200_training_images(server, tmp_path, monkeypatch):
+    from bench.data.benchmarks import find_dataset, load_image
+
+    base, handler = server
+    payload = tgz_bytes(BSDS300)
+    handler.files["/BSDS300-images.tgz"] = payload
+    monkeypatch.setitem(catalog.CATALOG, "BSD200", local_copy("BSD200", base, payload, images=2))
+    result = catalog.download("bsds200", tmp_path, progress=False)
+    assert result["name"] == "BSD200" and result["files"] == 2
+    assert sorted(p.relative_to(tmp_path / "BSD200").as_posix() for p in (tmp_path / "BSD200").rglob("*")) == [
+        "HR", "HR/2092.jpg", "HR/8049.jpg", "MANIFEST.sha256"]
+    # the JPEGs are kept as they are and the loaders' <Set>/HR layout reads them
+    assert (tmp_path / "BSD200" / "HR" / "2092.jpg").read_bytes() == BSDS300["BSDS300/images/train/2092.jpg"]
+    assert load_image(find_dataset("BSD200", tmp_path) / "HR" / "8049.jpg").shape == (3, 16, 24)
+    report = catalog.verify("BSD200", tmp_path)
+    assert (report["ok"], report["mismatched"], report["missing"], report["notes"]) == (2, [], [], [])
+    assert report["archives"][0]["checksum"].startswith("sha256:")
+
+
+def test_t91_takes_the_train_folder_of_srcnns_package(server, tmp_path, monkeypatch):
+    base, handler = server
+    payload = zip_bytes(SRCNN_TRAIN)
+    handler.files["/SRCNN_train.zip"] = payload
+    monkeypatch.setitem(catalog.CATALOG, "T91", local_copy("T91", base, payload, images=2))
+    assert catalog.download("91-image", tmp_path, progress=False)["files"] == 2
+    assert sorted(p.name for p in (tmp_path / "T91" / "HR").iterdir()) == ["t1.bmp", "tt27.bmp"]
+    assert catalog.verify("T91", tmp_path)["ok"] == 2
+
+
+def test_a_layout_other_than_the_catalogued_one_is_refused(server, tmp_path, monkeypatch):
+    base, handler = server
+    payload = zip_bytes(SRCNN_TRAIN)
+    handler.files["/SRCNN_train.zip"] = payload
+    monkeypatch.setitem(catalog.CATALOG, "T91", local_copy("T91", base, payload, images=91))
+    with pytest.raises(BenchError, match="T91 should be 91 images, but the archive gave 2"):
+        catalog.download("T91", tmp_path, progress=False)
+    assert not (tmp_path / "T91" / "MANIFEST.sha256").exists()
+
+
+def test_a_missing_published_checksum_is_said_plainly(server, tmp_path, monkeypatch, capsys):
+    base, handler = server
+    payload = tgz_bytes(BSDS300)
+    handler.files["/BSDS300-images.tgz"] = payload
+    monkeypatch.setitem(catalog.CATALOG, "BSD200", local_copy("BSD200", base, payload, images=2, published=False))
+    catalog.download("BSD200", tmp_path, progress=False)
+    assert f"no published checksum; sha256 of what arrived: {hashlib.sha256(payload).hexdigest()}" in \
+        capsys.readouterr().err
+    report = catalog.verify("BSD200", tmp_path)
+    assert report["ok"] == 2 and report["archives"][0]["checksum"] is None
+    (note,) = report["notes"]
+    assert "BSD200: no published checksum exists for" in note and "not that they are the published ones" in note
+    assert note in capsys.readouterr().err
+
+
+def test_291_is_t91_plus_bsd200(server, tmp_path, monkeypatch):
+    base, handler = server
+    tgz, zipped = tgz_bytes(BSDS300), zip_bytes(SRCNN_TRAIN)
+    handler.files["/BSDS300-images.tgz"], handler.files["/SRCNN_train.zip"] = tgz, zipped
+    monkeypatch.setitem(catalog.CATALOG, "BSD200", local_copy("BSD200", base, tgz, images=2))
+    monkeypatch.setitem(catalog.CATALOG, "T91", local_copy("T91", base, zipped, images=2))
+    assert {r["name"]: r["status"] for r in catalog.describe(tmp_path)["datasets"]}["291"] == "not present"
+    result = catalog.download("291", tmp_path, progress=False)
+    assert result["files"] == 4 and [r["name"] for r in result["parts"]] == ["T91", "BSD200"]
+    rows = {r["name"]: r for r in catalog.describe(tmp_path)["datasets"]}
+    assert rows["291"]["status"] == "present" and rows["DF2K"]["status"] == "not present"
+    (tmp_path / "BSD200" / "HR" / "2092.jpg").unlink()
+    report = catalog.verify("291", tmp_path)
+    assert report["ok"] == 3 and report["missing"] == ["BSD200/HR/2092.jpg"] and report["notes"] == []
+
+
+def test_training_sets_are_catalogued_with_cited_checksums():
+    for name, images in (("T91", 91), ("BSD200", 200)):
+        dataset = catalog.CATALOG[name]
+        assert dataset.images == images
+        (archive,) = dataset.archives
+        algorithm, digest = archive.checksum.split(":")
+        assert algorithm == "sha256" and len(digest) == 64 and digest == digest.lower()
+        repository, path = archive.checksum_source.split(" ")[:2]  # "owner/repo path/to/file ..."
+        assert repository.count("/") == 1 and "/" in path
+    # BSD200 must never take BSDS300's test half, which is B100
+    assert [prefix for prefix, _ in catalog.CATALOG["BSD200"].archives[0].members] == ["BSDS300/images/train/"]
+    assert catalog.CATALOG["DF2K"].parts == ("DIV2K-train", "Flickr2K") and not catalog.CATALOG["DF2K"].archives
+    assert catalog.CATALOG["291"].parts == ("T91", "BSD200")
+    for union in ("DF2K", "291"):
+        assert all(part in catalog.CATALOG for part in catalog.CATALOG[union].parts)
+    with pytest.raises(BenchError, match="unknown dataset 'T92'; catalogue: .*T91"):
+        catalog.download("T92", Path("/nonexistent"))

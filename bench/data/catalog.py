@@ -7,7 +7,11 @@ member that would land outside the dataset folder. It then writes ``<Set>/MANIFE
 ``python -m bench data verify NAME`` can re-check every file later.
 
 Checksums are the published ones, with their source named; where no checksum is published the
-entry says so and the download prints the hash it computed, for you to pin.
+entry says so, the download prints the hash it computed, for you to pin, and ``verify`` says plainly
+that the files could only be checked against what arrived. An entry may also name how many images its
+HR folder must end up with, so an archive whose layout differs from the catalogued one is refused
+rather than half-used; and an entry may be a union of others (``DF2K``, ``291``), downloaded and
+verified part by part.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ __all__ = ["Archive", "Dataset", "CATALOG", "describe", "download", "verify", "s
 _EDSR_BENCHMARK = "https://cv.snu.ac.kr/research/EDSR/benchmark.tar"
 _EDSR_BENCHMARK_MD5 = "md5:4ace41d33c2384b97e6b320cd0afd6ba"
 _DIV2K = "https://data.vision.ee.ethz.ch/cvl/DIV2K/"
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,9 @@ class Dataset:
     description: str
     archives: tuple[Archive, ...]
     how_to_get: str = ""  # for sets without a public archive
+    aliases: tuple[str, ...] = ()  # other spellings, lower case
+    images: int | None = None  # images the extracted HR/ must hold; None: not checked
+    parts: tuple[str, ...] = ()  # a union of other entries, with no archive of its own
 
 
 def _benchmark_set(name: str) -> Dataset:
@@ -111,14 +119,63 @@ CATALOG: dict[str, Dataset] = {
             how_to_get="request access at http://www.manga109.org/en/, then put the 109 PNGs in "
                        "<data root>/Manga109/HR/ (no public archive with a published checksum exists)",
         ),
+        # T91: the 91 training images of Yang et al., "Image super-resolution via sparse representation" (TIP 2010),
+        # as the SRCNN authors ship them in their training package: the Train/ folder of BMPs that its
+        # generate_train.m reads (`folder = 'Train'`, `*.bmp`). SRCNN, VDSR, LapSRN and AMMS train on these 91.
+        # Neither Yang et al. nor the SRCNN project page publishes a checksum; the SHA-256 below is the one
+        # YeapJieShen/single-image-super-resolution docs/reproduction.md records for SRCNN_train.zip (a second
+        # public repository pins the same digest for the same archive). The folder holding Train/ inside the zip
+        # is documented nowhere, so the prefixes cover the layouts that code unpacking it assumes, and images=91
+        # refuses an archive laid out otherwise. Other copies, not automated: Yang et al.'s ScSR.rar (RAR, which
+        # this extractor does not read) and LapSRN's SR_training_datasets.zip (T91/*.png; plain http; no checksum).
+        Dataset(
+            "T91",
+            "Yang et al.'s 91 training images (BMP, from SRCNN's training package); T91 + BSD200 = '291'",
+            (Archive("https://mmlab.ie.cuhk.edu.hk/projects/SRCNN/SRCNN_train.zip",
+                     "sha256:001146419f7acfb12a3e7929c8acd5de88a08d687d6881085f81321ad6982b1a",
+                     (("SRCNN/Train/", "HR/"), ("SRCNN_train/SRCNN/Train/", "HR/"), ("Train/", "HR/")),
+                     checksum_source="YeapJieShen/single-image-super-resolution docs/reproduction.md "
+                                     "(a third party's record; the SRCNN authors publish none)"),),
+            aliases=("t91", "91-image", "91-images", "yang91"),
+            images=91,
+        ),
+        # BSD200: the 200 training images of the Berkeley Segmentation Dataset (Martin et al., ICCV 2001), i.e.
+        # BSDS300/images/train/ of Berkeley's BSDS300-images.tgz. images/test/ (100) is B100, a test set here, so
+        # it is not extracted. Berkeley publishes no checksum; the SHA-256 below is the one
+        # Chicken20145/ai-assisted-parallel-image-processing scripts/download_datasets.py checks for this URL.
+        # The images are Berkeley's JPEGs and stay JPEGs (HR/<id>.jpg): both loaders (bench.data.benchmarks and
+        # bench.data.training) read .jpg, and this catalogue has no conversion step, so nothing is re-encoded.
+        # LapSRN's SR_training_datasets.zip has a PNG copy named BSDS200 (plain http, no checksum).
+        Dataset(
+            "BSD200",
+            "BSDS300's 200 training images (HR/<id>.jpg: Berkeley's JPEGs, read as they are); disjoint from B100",
+            (Archive("https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/segbench/BSDS300-images.tgz",
+                     "sha256:a5f7d0e49fe135c75518a3543ced24470156fd69305ae77845dff2a5138652b4",
+                     (("BSDS300/images/train/", "HR/"),),
+                     checksum_source="Chicken20145/ai-assisted-parallel-image-processing scripts/download_datasets.py "
+                                     "(a third party's record; Berkeley publishes none)"),),
+            aliases=("bsd200", "bsds200", "bsds300-train"),
+            images=200,
+        ),
+        # Unions the papers name as one training set: no archive of their own, each part downloads and verifies
+        # as itself. bench.data.training.UNIONS names the parts again for training; keep the two alike.
+        Dataset("DF2K", "DIV2K-train + Flickr2K (800 + 2650 = 3450 images): EDSR's and later papers' DF2K", (),
+                aliases=("df2k",), parts=("DIV2K-train", "Flickr2K")),
+        Dataset("291", "T91 + BSD200 (91 + 200 images): the '291' training set of VDSR and the AMMS paper", (),
+                aliases=("t91+bsd200",), parts=("T91", "BSD200")),
     )
 }
 
 
 def _entry(name: str) -> Dataset:
-    if name in CATALOG:
-        return CATALOG[name]
-    canonical = canonical_name(name)
+    lowered = name.lower()
+    for dataset in CATALOG.values():
+        if lowered == dataset.name.lower() or lowered in dataset.aliases:
+            return dataset
+    try:
+        canonical = canonical_name(name)
+    except BenchError:
+        raise BenchError(f"unknown dataset {name!r}; catalogue: {', '.join(CATALOG)}") from None
     if canonical not in CATALOG:
         raise BenchError(f"{canonical} is built in and needs no download; catalogue: {', '.join(CATALOG)}")
     return CATALOG[canonical]
@@ -128,15 +185,33 @@ def _target_root(data_root) -> Path:
     return data_roots(data_root)[0]
 
 
+def _found(name: str, data_root) -> Path | None:
+    return next((r / name for r in data_roots(data_root) if (r / name / "HR").is_dir()), None)
+
+
 def describe(data_root=None) -> dict:
     rows = []
     for d in CATALOG.values():
-        found = [r for r in data_roots(data_root) if (r / d.name / "HR").is_dir()]
-        source = ", ".join(a.url for a in d.archives) or d.how_to_get
-        rows.append({"name": d.name, "status": "present" if found else "not present",
-                     "location": str(found[0] / d.name) if found else None,
-                     "source": source, "description": d.description})
+        if d.parts:
+            found = [_found(part, data_root) for part in d.parts]
+            present = all(found)
+            location = ", ".join(str(f) for f in found) if present else None
+            source = f"union of {' + '.join(d.parts)}: `data download {d.name}` fetches each part"
+        else:
+            folder = _found(d.name, data_root)
+            present, location = folder is not None, str(folder) if folder else None
+            source = ", ".join(a.url for a in d.archives) or d.how_to_get
+        rows.append({"name": d.name, "status": "present" if present else "not present", "location": location,
+                     "source": source, "description": d.description,
+                     "published_checksum": all(a.checksum for a in d.archives) if d.archives else None})
     return {"datasets": rows}
+
+
+def _checksum_notes(entry: Dataset) -> list[str]:
+    """One plain sentence per archive of ``entry`` that has no published checksum."""
+    return [f"{entry.name}: no published checksum exists for {a.url}; the download could not be checked against "
+            f"one, so MANIFEST.sha256 records the files as they arrived and verify can only tell that they have "
+            f"not changed since, not that they are the published ones" for a in entry.archives if a.checksum is None]
 
 
 def _hash_file(path: Path, algorithm: str = "sha256") -> str:
@@ -248,6 +323,11 @@ def safe_extract(path: Path, members: tuple[tuple[str, str], ...], destination: 
 
 def download(name: str | Dataset, data_root=None, progress: bool = True) -> dict:
     entry = name if isinstance(name, Dataset) else _entry(name)
+    if entry.parts:
+        results = [download(part, data_root, progress) for part in entry.parts]
+        return {"name": entry.name, "location": ", ".join(r["location"] for r in results),
+                "files": sum(r["files"] for r in results), "manifest": ", ".join(r["manifest"] for r in results),
+                "parts": results}
     if not entry.archives:
         raise BenchError(f"{entry.name} has no public download: {entry.how_to_get}")
     root = _target_root(data_root)
@@ -259,9 +339,14 @@ def download(name: str | Dataset, data_root=None, progress: bool = True) -> dict
             print(f"note: {archive.url} has no published checksum; sha256 of what arrived: "
                   f"{_hash_file(path)}", file=sys.stderr)
         written += safe_extract(path, archive.members, destination)
+    prefixes = ", ".join(p for a in entry.archives for p, _ in a.members)
     if not written:
-        raise BenchError(f"the archive for {entry.name} held none of the expected folders "
-                         f"({', '.join(p for a in entry.archives for p, _ in a.members)})")
+        raise BenchError(f"the archive for {entry.name} held none of the expected folders ({prefixes})")
+    images = sum(p.suffix.lower() in _IMAGE_SUFFIXES for p in written)
+    if entry.images is not None and images != entry.images:
+        raise BenchError(f"{entry.name} should be {entry.images} images, but the archive gave {images} under "
+                         f"{prefixes}: its layout is not the catalogued one. What was extracted stays in "
+                         f"{destination}, with no MANIFEST.sha256; check it by hand before using it")
     manifest = destination / "MANIFEST.sha256"
     lines = sorted(f"{_hash_file(p)}  {p.relative_to(destination).as_posix()}" for p in written)
     manifest.write_text("\n".join(lines) + "\n")
@@ -269,8 +354,18 @@ def download(name: str | Dataset, data_root=None, progress: bool = True) -> dict
 
 
 def verify(name: str, data_root=None) -> dict:
-    """Re-hash every file listed in ``<Set>/MANIFEST.sha256`` (written by ``download``)."""
+    """Re-hash every file listed in ``<Set>/MANIFEST.sha256`` (written by ``download``).
+
+    ``notes`` (also printed to stderr) says when an archive had no published checksum, so that a clean
+    verify is not read as more than it is."""
     entry = _entry(name)
+    if entry.parts:
+        reports = [verify(part, data_root) for part in entry.parts]
+        return {"name": entry.name, "location": ", ".join(r["location"] for r in reports),
+                "ok": sum(r["ok"] for r in reports),
+                "mismatched": [f"{r['name']}/{m}" for r in reports for m in r["mismatched"]],
+                "missing": [f"{r['name']}/{m}" for r in reports for m in r["missing"]],
+                "notes": [n for r in reports for n in r["notes"]], "parts": reports}
     roots = [r for r in data_roots(data_root) if (r / entry.name).is_dir()]
     if not roots:
         looked = ", ".join(str(r / entry.name) for r in data_roots(data_root))
@@ -291,4 +386,10 @@ def verify(name: str, data_root=None) -> dict:
             mismatched.append(relative)
         else:
             ok += 1
-    return {"name": entry.name, "location": str(folder), "ok": ok, "mismatched": mismatched, "missing": missing}
+    notes = _checksum_notes(entry)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    archives = [{"url": a.url, "checksum": a.checksum, "checksum_source": a.checksum_source or None}
+                for a in entry.archives]
+    return {"name": entry.name, "location": str(folder), "ok": ok, "mismatched": mismatched, "missing": missing,
+            "archives": archives, "notes": notes}
