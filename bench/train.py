@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from bench import BenchError, registry, results
 
-__all__ = ["TrainConfig", "smoke", "train", "learning_rate_factor"]
+__all__ = ["TrainConfig", "smoke", "train", "learning_rate_factor", "training_loss"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,10 @@ class TrainConfig:
     gamma: float = 0.5
     warmup: int = 0  # linear warm-up iterations
     loss: str = "l1"  # "l1" or "charbonnier"
+    # A model that returns several images (MSTN's stages and scales, MESR's coarse and refined outputs)
+    # is trained on their weighted sum; each output is compared with the HR bicubic-resized to its size.
+    # Empty: the mean over the outputs.
+    loss_weights: tuple[float, ...] = ()
     ema_decay: float = 0.0  # 0: no EMA copy
     augment: bool = True  # the 8 dihedral transforms
     train_sets: tuple[str, ...] = ("DIV2K-train",)
@@ -96,12 +100,32 @@ def learning_rate_factor(config: TrainConfig, step: int) -> float:
     raise BenchError(f"unknown schedule {config.schedule!r}")
 
 
-def _loss(config: TrainConfig, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-    if config.loss == "l1":
+def _pixel_loss(kind: str, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    if kind == "l1":
         return F.l1_loss(sr, hr)
-    if config.loss == "charbonnier":
+    if kind == "charbonnier":
         return torch.sqrt((sr - hr) ** 2 + 1e-6).mean()
-    raise BenchError(f"unknown loss {config.loss!r}")
+    raise BenchError(f"unknown loss {kind!r}")
+
+
+def training_loss(config: TrainConfig, output: torch.Tensor | list | tuple, hr: torch.Tensor) -> torch.Tensor:
+    """The recipe's loss of one output, or the weighted sum over a multi-output model's outputs."""
+    from bench.data.imresize import imresize
+
+    outputs = list(output) if isinstance(output, (list, tuple)) else [output]
+    weights = config.loss_weights or (1 / len(outputs),) * len(outputs)
+    if len(weights) != len(outputs):
+        raise BenchError(f"the model returned {len(outputs)} outputs but the recipe has {len(weights)} loss weights")
+    total = hr.new_zeros(())
+    for weight, sr in zip(weights, outputs, strict=True):
+        target = hr
+        if sr.shape[-2:] != hr.shape[-2:]:
+            ratio = sr.shape[-1] / hr.shape[-1]
+            if sr.shape[-2] != round(hr.shape[-2] * ratio):
+                raise BenchError(f"an output of size {tuple(sr.shape[-2:])} is not a rescaled {tuple(hr.shape[-2:])}")
+            target = imresize(hr, ratio)
+        total = total + weight * _pixel_loss(config.loss, sr, target)
+    return total
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -250,7 +274,7 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
         lr, hr = sampler.batch(generator, config.batch_size, rank, world)
         lr, hr = lr.to(device), hr.to(device)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            loss = _loss(config, wrapped(lr), hr)
+            loss = training_loss(config, wrapped(lr), hr)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)

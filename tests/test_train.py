@@ -14,7 +14,7 @@ from torch import nn
 from bench import BenchError, registry
 from bench.data.imresize import imresize
 from bench.data.training import PatchSampler
-from bench.train import TrainConfig, learning_rate_factor, smoke, train
+from bench.train import TrainConfig, learning_rate_factor, smoke, train, training_loss
 
 
 class TinySR(nn.Module):
@@ -142,3 +142,18 @@ def test_trained_weights_evaluate_with_their_budget_label(tmp_path, capsys):
                  "--quiet"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["budget"] == "weights trained with budget: smoke: a test budget"
+
+
+def test_multi_output_loss_is_the_weighted_sum_against_resized_targets():
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    full, half = torch.rand(2, 3, 16, 16, dtype=torch.float64), torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    config = dataclasses.replace(CONFIG, loss_weights=(0.25, 0.75))
+    expected = 0.25 * (full - hr).abs().mean() + 0.75 * (half - imresize(hr, 0.5)).abs().mean()
+    assert torch.equal(training_loss(config, (full, half), hr), expected)
+    assert torch.equal(training_loss(CONFIG, [full, full], hr), (full - hr).abs().mean())  # default: the mean
+    assert torch.equal(training_loss(CONFIG, full, hr), (full - hr).abs().mean())
+    with pytest.raises(BenchError, match="2 outputs but the recipe has 3 loss weights"):
+        training_loss(dataclasses.replace(CONFIG, loss_weights=(1, 1, 1)), (full, half), hr)
+    with pytest.raises(BenchError, match="not a rescaled"):
+        training_loss(CONFIG, torch.rand(2, 3, 8, 4), hr)
