@@ -69,7 +69,8 @@ def flatten(record: dict[str, Any]) -> list[Measurement]:
         rows = [(Key(**base, metric=m, **where), record.get(m)) for m in ("psnr", "ssim")]
     elif kind == "complexity":
         rows = [(Key(**base, metric=m), record.get(m)) for m in ("params", "params_trainable", "params_leaf_modules")]
-        rows.append((Key(**base, metric="mult_adds", protocol=record.get("hr_size", "")), record.get("mult_adds")))
+        for metric in ("mult_adds", "analytic_mult_adds"):  # fvcore's count, and the model's own formula
+            rows.append((Key(**base, metric=metric, protocol=record.get("hr_size", "")), record.get(metric)))
     elif kind == "time" and "max_abs_diff" in record:
         rows = [(Key(**base, metric="reparam_max_abs_diff"), record["max_abs_diff"])]
     return [Measurement(key, float(value), budget, record) for key, value in rows if value is not None]

@@ -30,7 +30,7 @@ from typing import Any
 
 from bench import BenchError, registry, results
 from bench.measurements import Key, Measurement, latest
-from bench.reported import Reported, paper_titles, reported_numbers
+from bench.reported import Reported, known_differences, paper_titles, reported_numbers
 
 __all__ = ["Cell", "build_cells", "render_html", "render_markdown", "main"]
 
@@ -38,6 +38,7 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
 DEFAULT_HR = "1024x720"
 # (kind, tolerance): absolute for quality metrics, relative for sizes (the issues' targets).
 TOLERANCES = {"psnr": ("abs", 0.05), "ssim": ("abs", 0.002), "mult_adds": ("rel", 0.03),
+              "analytic_mult_adds": ("rel", 0.03),
               "params": ("rel", 0.02), "params_trainable": ("rel", 0.02), "params_leaf_modules": ("rel", 0.02)}
 # MSRA-SR's Table 4 prints "FLOPs" whose values equal Table 1's Mult-Adds for the same model: one count.
 METRIC_ALIASES = {"flops": "mult_adds"}
@@ -53,6 +54,7 @@ class Cell:
     verdict: str = "not measured"
     why: str = ""  # one short reason, shown in the cell
     hint: str = ""  # the command that would measure it (hover)
+    known: str = ""  # the paper package's explanation of why this number cannot be reproduced
 
     @property
     def relative(self) -> bool:
@@ -74,7 +76,7 @@ class Cell:
 def format_value(metric: str, value: float) -> str:
     if metric.startswith("params"):
         return f"{value / 1e6:.3f}M" if value >= 1e6 else f"{value / 1e3:.1f}K"
-    if metric in ("mult_adds", "flops"):
+    if metric.endswith("mult_adds") or metric == "flops":
         return f"{value / 1e9:.2f}G"
     if metric == "ssim":
         return f"{value:.4f}"
@@ -104,14 +106,15 @@ def key_for(row: Reported) -> tuple[Key | None, str]:
     if metric == "params":  # counted the way the model's authors counted (see ModelCard.params_count)
         known = row.model in {card.name for card in registry.list_models()}
         return Key(**base, metric=registry.get(row.model).params_count if known else "params"), ""
-    if metric == "mult_adds":
+    if metric == "mult_adds":  # fvcore, unless the table copied a model's own analytic count (say so in protocol)
         found = re.search(r"hr (\d+x\d+)", row.protocol)
-        return Key(**base, metric="mult_adds", protocol=found.group(1) if found else DEFAULT_HR), ""
+        counter = "analytic_mult_adds" if "analytic" in row.protocol else "mult_adds"
+        return Key(**base, metric=counter, protocol=found.group(1) if found else DEFAULT_HR), ""
     return None, f"the harness does not measure '{row.metric}'"
 
 
 def _hint(key: Key) -> str:
-    if key.metric.startswith("params") or key.metric == "mult_adds":
+    if key.metric.startswith("params") or key.metric.endswith("mult_adds"):
         return f"python -m bench complexity {key.model} --scale {key.scale} --hr {key.protocol or DEFAULT_HR}"
     ensemble = " --self-ensemble" if key.self_ensemble else ""
     return (f"python -m bench evaluate {key.model} --scale {key.scale} --dataset {key.dataset} "
@@ -140,10 +143,16 @@ def build_cells(reported: list[Reported], measured: dict[Key, Measurement]) -> l
     by_other_protocol: dict[tuple, Measurement] = {}
     for key, m in measured.items():
         by_other_protocol[(key.model, key.variant, key.scale, key.metric, key.dataset, key.self_ensemble)] = m
+    explained = known_differences()
     cells = []
     for row in reported:
         key, why = key_for(row)
-        cell = Cell(row, key, why="not measurable" if key is None else "", hint=why)
+        if key is not None and not key.scale and key.metric.startswith("params"):
+            # arbitrary-scale models (LIIF, MSIT) print one size for every scale: any scale's count is it
+            key = next((k for k in measured if (k.model, k.variant, k.metric) == (key.model, key.variant, key.metric)),
+                       key)
+        cell = Cell(row, key, why="not measurable" if key is None else "", hint=why,
+                    known=explained.get((row.paper, row.model, row.variant, row.scale, row.metric), ""))
         if key is not None and row.model not in known:
             cell.why = "not built here"
             cell.hint = f"{row.model} is not implemented in this harness"
@@ -390,6 +399,8 @@ def render_markdown(cells: list[Cell]) -> str:
                         text += f" / {format_value(metric, cell.measured.value)} ({cell.delta_text()}, {cell.verdict})"
                     else:
                         text += " / not measured"
+                    if cell.known:
+                        text += f" [known: {cell.known}]"
                     parts.append(text)
                 lines.append(f"| {row[0]} | {row[1]} | {row[2]} | " + " | ".join(parts) + " |")
             lines.append("")

@@ -16,7 +16,7 @@ from pathlib import Path
 from bench import BenchError
 from bench.registry import ENTRY_POINT_GROUP
 
-__all__ = ["Reported", "COLUMNS", "read_reported", "reported_numbers", "paper_titles"]
+__all__ = ["Reported", "COLUMNS", "read_reported", "reported_numbers", "paper_titles", "known_differences"]
 
 COLUMNS = ("paper", "table", "model", "variant", "scale", "dataset", "metric", "value", "protocol", "note")
 
@@ -70,3 +70,12 @@ def paper_titles() -> dict[str, str]:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         titles.update(getattr(importlib.import_module(entry.value), "PAPER_TITLES", {}))
     return titles
+
+
+def known_differences() -> dict[tuple[str, str, str, str, str], str]:
+    """Why a reproduction cannot reach a reported number, from each paper package's
+    ``KNOWN_DIFFERENCES``: (paper, model, variant, scale, metric as in reported.csv) -> reason."""
+    found: dict[tuple[str, str, str, str, str], str] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found.update(getattr(importlib.import_module(entry.value), "KNOWN_DIFFERENCES", {}))
+    return found

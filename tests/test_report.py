@@ -152,3 +152,13 @@ def test_index_renders_in_headless_chromium(rendered, tmp_path):
     image = Image.open(shot).convert("L")
     assert image.size == (1280, 900)
     assert ImageStat.Stat(image).stddev[0] > 10  # not a blank page
+
+
+def test_known_differences_name_real_rows_and_reach_their_cells(monkeypatch):
+    from bench.reported import known_differences
+
+    rows = {(r.paper, r.model, r.variant, r.scale, r.metric) for r in reported_numbers()}
+    assert set(known_differences()) <= rows, "a KNOWN_DIFFERENCES entry names no reported number"
+    monkeypatch.setattr(report, "known_differences", lambda: {("amms", "bicubic", "", "2", "psnr"): "because"})
+    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.9))
+    assert (cell.verdict, cell.known) == ("differs", "because")
