@@ -184,12 +184,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     _emit(summary, args.json, text)
 
 
-def cmd_reproduce(args: argparse.Namespace) -> None:
+def cmd_reproduce(args: argparse.Namespace) -> int:
     from bench.reproduce import main as reproduce
 
-    status = reproduce([args.paper, *args.options])
-    if status:
-        raise SystemExit(status)
+    return reproduce([args.paper, *args.options])
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -302,14 +300,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args) or 0  # commands return None, or an exit status of their own
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Each step stores its measurements in the results store and says on stderr what i
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 from importlib.metadata import entry_points
@@ -21,7 +22,8 @@ from typing import Any
 
 from bench import BenchError, registry, results
 
-__all__ = ["BUDGETS", "Skipped", "available_sets", "evaluate_step", "train_step", "weights_dir", "main"]
+__all__ = ["BUDGETS", "Skipped", "available_sets", "evaluate_step", "finish", "local_smoke", "train_step",
+           "weights_dir", "main"]
 
 BUDGETS = ("ci", "smoke", "paper")
 
@@ -78,6 +80,23 @@ def evaluate_step(name: str, scale: int, datasets: list[str], protocol: str = "b
               f" [{result['budget']}]", file=sys.stderr)
         stored.append(result)
     return stored
+
+
+def local_smoke(paper, data_root=None, **budget):
+    """``bench.train.smoke`` of a paper recipe on what this machine has: train on B100 + Urban100 and
+    validate on Set5 where present, else on the embedded samples (never on images it trained on)."""
+    from bench.train import smoke
+
+    train_sets = tuple(available_sets(("B100", "Urban100"), 2, data_root)[0]) or ("samples-train",)
+    val_set = "Set5" if available_sets(("Set5",), 2, data_root)[0] else "samples"
+    return smoke(paper, **{"train_sets": train_sets, "val_set": val_set, **budget})
+
+
+def finish(summary: dict[str, Any], skipped: Skipped, as_json: bool) -> int:
+    summary["skipped"] = skipped
+    if as_json:
+        print(json.dumps(summary, indent=1, default=str))
+    return 0
 
 
 def train_step(name: str, scale: int, config, run_dir: str | os.PathLike, data_root=None) -> dict[str, Any]:

@@ -13,14 +13,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from bench import registry, results
 from bench.complexity import complexity
-from bench.reproduce import BUDGETS, Skipped, available_sets, evaluate_step, train_step, weights_dir
-from bench.train import smoke
+from bench.reproduce import (
+    BUDGETS,
+    Skipped,
+    available_sets,
+    evaluate_step,
+    finish,
+    local_smoke,
+    train_step,
+    weights_dir,
+)
 
 BENCHMARKS = ("Set5", "Set14", "B100", "Urban100")
 IMDN_URL = "https://github.com/Zheng222/IMDN (checkpoints/IMDN_x{2,3,4}.pth), saved as imdn_x{s}.pth"
@@ -67,25 +74,18 @@ def main(argv: list[str] | None = None) -> int:
 
     summary["sizes"] = run_sizes(args.budget)
 
-    val_present, _ = available_sets(("Set5",), 2, args.data_root)
-    val_set = "Set5" if val_present else "samples"
     paper = registry.get("swinir-light").recipe(2)
     if args.budget == "paper":
         config = paper
     else:
-        present = tuple(available_sets(("B100", "Urban100"), 2, args.data_root)[0]) or ("samples-train",)
-        budget_fields = SWINIR_CI if args.budget == "ci" else {}
-        config = smoke(paper, **{"train_sets": present, **budget_fields, "val_set": val_set})
+        config = local_smoke(paper, args.data_root, **(SWINIR_CI if args.budget == "ci" else {}))
     run = train_step("swinir-light", 2, config, Path(args.runs) / f"swinir-light-x2-{args.budget}", args.data_root)
     summary["training"] = run
-    eval_sets = [val_set]
+    eval_sets = [config.val_set]
     if args.budget != "ci":
-        eval_sets = available_sets(("Set5", "Set14"), 2, args.data_root)[0] or [val_set]
+        eval_sets = available_sets(("Set5", "Set14"), 2, args.data_root)[0] or eval_sets
     evaluate_step("swinir-light", 2, eval_sets, weights=run["weights"], data_root=args.data_root)
-    summary["skipped"] = skipped
-    if args.json:
-        print(json.dumps(summary, indent=1, default=str))
-    return 0
+    return finish(summary, skipped, args.json)
 
 
 if __name__ == "__main__":

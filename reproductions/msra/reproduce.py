@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 from pathlib import Path
 
@@ -29,9 +28,8 @@ from bench import registry, results
 from bench.complexity import complexity
 from bench.reparam import reparameterize
 from bench.reported import reported_numbers
-from bench.reproduce import BUDGETS, Skipped, available_sets, evaluate_step, train_step
+from bench.reproduce import BUDGETS, Skipped, available_sets, evaluate_step, finish, local_smoke, train_step
 from bench.timing import measure_latency, time_reparameterization
-from bench.train import smoke
 from reproductions.msra import VARIANTS
 from reproductions.msra.recipe import recipe
 
@@ -135,12 +133,7 @@ def run_reparameterization(device: str, lr: tuple[int, int], repeats: int) -> di
 
 def run_training(budget: str, data_root, runs: str, skipped: Skipped) -> dict | None:
     paper = recipe("msra-light")
-    if budget == "paper":
-        config = paper
-    else:
-        train_sets = tuple(available_sets(("B100", "Urban100"), 2, data_root)[0]) or ("samples-train",)
-        val_set = "Set5" if available_sets(("Set5",), 2, data_root)[0] else "samples"
-        config = smoke(paper, train_sets=train_sets, val_set=val_set)  # the default smoke budget
+    config = paper if budget == "paper" else local_smoke(paper, data_root)  # the default smoke budget
     print(f"training msra-light x2, budget: {config.budget}", file=sys.stderr)
     return train_step("msra-light", 2, config, Path(runs) / f"msra-light-x2-{budget}", data_root)
 
@@ -176,10 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             skipped.add("evaluation on " + ", ".join(missing), "not downloaded (python -m bench data download NAME)")
         summary["evaluation"] = evaluate_step("msra-light", 2, present or ["samples"], weights=run["weights"],
                                               data_root=args.data_root)
-    summary["skipped"] = skipped
-    if args.json:
-        print(json.dumps(summary, indent=1, default=str))
-    return 0
+    return finish(summary, skipped, args.json)
 
 
 if __name__ == "__main__":
