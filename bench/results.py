@@ -65,7 +65,8 @@ def append(record: dict[str, Any], kind: str, directory: str | os.PathLike | Non
     folder = results_dir(directory)
     folder.mkdir(parents=True, exist_ok=True)
     full = {"kind": kind, **record, "provenance": provenance(record.get("device", "cpu"))}
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    # Microseconds in the name: load_records sorts by name, and "latest" must not depend on a random suffix.
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f")
     path = folder / f"{stamp}-{kind}-{uuid.uuid4().hex[:8]}.json"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     try:

@@ -89,3 +89,9 @@ def test_cli_json_is_one_object_on_stdout_progress_on_stderr(tmp_path):
     assert payload["model"] == "bicubic" and payload["scale"] == 3
     stored = results.load_records(tmp_path)
     assert len(stored) == 1 and stored[0]["psnr"] == payload["psnr"]
+
+
+def test_records_come_back_in_the_order_they_were_stored(tmp_path):
+    for index in range(30):  # many within one second: the order must not hang on the random suffix
+        results.append({"index": index}, "evaluate", tmp_path)
+    assert [r["index"] for r in results.load_records(tmp_path)] == list(range(30))
