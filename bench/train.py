@@ -204,6 +204,18 @@ def load_checkpoint(stem: Path, model: nn.Module, ema: nn.Module | None, optimiz
     return meta["step"]
 
 
+# Fields that change when and how often a run reports, not the weights it trains.
+_CADENCE = ("val_every", "checkpoint_every")
+
+
+def _same_training(stored: dict[str, Any], config: TrainConfig) -> bool:
+    """Whether a checkpoint's recipe trains the same weights as ``config``. Fields added to TrainConfig
+    after the checkpoint was written count as their defaults; the reporting cadence may change."""
+    current = json.loads(json.dumps(config.as_dict()))
+    defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig(0, 0, 0, 0.0))))
+    return all(stored.get(k, defaults[k]) == v for k, v in current.items() if k not in _CADENCE)
+
+
 # ---- the loop -----------------------------------------------------------------------------------------------
 
 def _validate(model: nn.Module, spec: dict, config: TrainConfig, scale: int, data_root, device) -> float:
@@ -245,7 +257,7 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
         raise BenchError(f"{run_dir} already holds a run; resume it, or choose another --run-dir")
     if latest is not None:
         stored = json.loads(latest.with_suffix(".json").read_text())
-        if stored["spec"] != spec or stored["config"] != json.loads(json.dumps(config.as_dict())):
+        if stored["spec"] != spec or not _same_training(stored["config"], config):
             raise BenchError(f"{run_dir} holds a run of another model or recipe ({latest.name}); "
                              f"choose another --run-dir to start a new one")
         step = load_checkpoint(latest, model, ema, optimizer, generator)

@@ -134,6 +134,16 @@ def test_a_run_folder_is_never_mixed_up(tmp_path):
         train(SPEC, CONFIG, tmp_path, progress=False, resume=False)
 
 
+def test_resume_accepts_another_reporting_cadence_and_older_checkpoints(tmp_path):
+    train(SPEC, CONFIG, tmp_path, progress=False, stop_after=3)
+    meta = tmp_path / "checkpoints" / "step-0000003.json"
+    stored = json.loads(meta.read_text())
+    del stored["config"]["loss_weights"]  # written before the field existed: it counts as its default
+    meta.write_text(json.dumps(stored))
+    resumed = train(SPEC, dataclasses.replace(CONFIG, val_every=2), tmp_path, progress=False)
+    assert resumed["finished"] and resumed["steps"] == CONFIG.iterations
+
+
 def test_trained_weights_evaluate_with_their_budget_label(tmp_path, capsys):
     from bench.__main__ import main
 
