@@ -135,6 +135,7 @@ def cmd_time(args: argparse.Namespace) -> None:
     result = {"model": args.model, "scale": args.scale,
               **time_reparameterization(model, (1, 3, height, width), device, warmup, repeats)}
     result["weights"] = args.weights or "random init (latency does not depend on the values)"
+    result["budget"] = "trained weights" if args.weights else "random weights (latency needs no training)"
     if not args.no_save:
         result["stored_as"] = str(results.append(result, "time", args.results_dir))
     b = result["before"]

@@ -212,7 +212,9 @@ def extra_records(records: list[dict[str, Any]], models: set[str]) -> dict[str, 
     return {
         "reparameterization": [r for r in records if r.get("kind") == "time" and r.get("model") in models
                                and "max_abs_diff" in r],
-        "training": [r for r in records if r.get("kind") == "train" and r.get("model") in models],
+        # a resumed run is recorded again when it finishes: one row per run folder, the latest
+        "training": list({r.get("run_dir"): r for r in records
+                          if r.get("kind") == "train" and r.get("model") in models}.values()),
     }
 
 
