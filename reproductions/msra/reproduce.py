@@ -135,7 +135,7 @@ def run_reparameterization(device: str, lr: tuple[int, int], repeats: int) -> di
     return record
 
 
-def run_training(budget: str, data_root, runs: str, skipped: Skipped) -> dict | None:
+def run_training(budget: str, data_root, runs: str) -> dict:
     paper = recipe("msra-light")
     config = paper if budget == "paper" else local_smoke(paper, data_root)  # the default smoke budget
     print(f"training msra-light x2, budget: {config.budget}", file=sys.stderr)
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         summary["complexity"] = run_complexity(args.rows, not args.no_cache)
         summary["reparameterization"] = run_reparameterization(args.device, (width, height), args.repeats)
-        run = run_training(args.budget, args.data_root, args.runs, skipped)
+        run = run_training(args.budget, args.data_root, args.runs)
         summary["training"] = run
         wanted = tuple(args.sets.split(",")) if args.sets else BENCHMARKS if args.budget == "paper" else SMOKE_SETS
         present, missing = available_sets(wanted, 2, args.data_root)
