@@ -18,7 +18,7 @@ from torch import nn
 
 from bench import BenchError, registry
 
-__all__ = ["save_checkpoint", "read_checkpoint", "load_weights", "load_model", "training_budget"]
+__all__ = ["save_checkpoint", "read_checkpoint", "read_state_dict", "load_weights", "load_model", "training_budget"]
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> Path:
@@ -65,10 +65,15 @@ def _state_dict_of(payload: Any, path: Path) -> dict[str, Any]:
     raise BenchError(f"{path} holds no state_dict")
 
 
+def read_state_dict(path: str | os.PathLike) -> dict[str, Any]:
+    """The state_dict in a weights file, as stored (no remapping)."""
+    return _state_dict_of(read_checkpoint(path), Path(path))
+
+
 def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     """Load a checkpoint (ours or the authors') into ``model``, strictly, with a readable mismatch error."""
     path = Path(path)
-    state = _state_dict_of(read_checkpoint(path), path)
+    state = read_state_dict(path)
     card = registry.get(model.spec["name"])
     if card.remap_weights is not None:
         state = card.remap_weights(state)

@@ -57,15 +57,16 @@ def weights_dir() -> Path:
 
 def evaluate_step(name: str, scale: int, datasets: list[str], protocol: str = "basicsr", weights: str | None = None,
                   data_root=None, device: str = "auto", variant: str = "", budget: str | None = None,
-                  results_dir=None) -> list[dict[str, Any]]:
-    """Evaluate one model on each of ``datasets``; store and return the records."""
+                  results_dir=None, **model_args: Any) -> list[dict[str, Any]]:
+    """Evaluate one model (``model_args``: its config options) on each of ``datasets``; store and return the
+    records."""
     from bench.checkpoints import load_weights, training_budget
     from bench.data.benchmarks import load_test_set
     from bench.evaluate import evaluate, resolve_device
     from bench.metrics import get_protocol
 
     card = registry.get(name)
-    model = registry.make(name, scale=scale)
+    model = registry.make(name, scale=scale, **model_args)
     if weights:
         load_weights(model, weights)
     trained = training_budget(weights) if weights else None
@@ -99,11 +100,12 @@ def finish(summary: dict[str, Any], skipped: Skipped, as_json: bool) -> int:
     return 0
 
 
-def train_step(name: str, scale: int, config, run_dir: str | os.PathLike, data_root=None) -> dict[str, Any]:
+def train_step(name: str, scale: int, config, run_dir: str | os.PathLike, data_root=None,
+               **model_args: Any) -> dict[str, Any]:
     """Train (resuming a run folder of the same recipe); returns the summary with the weights path."""
     from bench.train import train
 
-    return train({"name": name, "args": {"scale": scale}}, config, run_dir, data_root)
+    return train({"name": name, "args": {"scale": scale, **model_args}}, config, run_dir, data_root)
 
 
 def _papers() -> dict[str, str]:

@@ -64,6 +64,15 @@ class TrainConfig:
     seed: int = 0
     amp: str = "none"  # "bf16" / "fp16": CUDA only
     budget: str = "paper"
+    # "patch": (LR, HR) patch pairs at the model's scale. "arbitrary": LIIF-style, an LR patch and ``queries``
+    # HR pixels at a scale drawn from U(scale_range) per sample or per batch (``scale_per``); the model
+    # is called as model(lr, coord, cell) and the loss compares the queried pixels.
+    sampler: str = "patch"
+    scale_range: tuple[float, float] = (1.0, 4.0)
+    scale_per: str = "sample"
+    queries: int = 2304
+    warmup_start: float = 0.0  # learning-rate factor the warm-up starts from (MSIT: 0.1)
+    init_from: str = ""  # weights to start from (e.g. MSIT's stage A), loaded by the model's load_pretrained
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -77,6 +86,8 @@ def smoke(paper: TrainConfig, iterations: int = 900, batch_size: int = 2, lr_pat
     ratio = iterations / paper.iterations
     changes = {"iterations": iterations, "batch_size": batch_size, "lr_patch": lr_patch,
                "train_sets": tuple(train_sets), "val_set": val_set}
+    if paper.sampler == "arbitrary":  # as many queries as LR pixels at most (the paper's 2304 = 48 x 48)
+        changes["queries"] = min(paper.queries, lr_patch * lr_patch)
     # An EMA whose horizon (1 / (1 - decay) steps) is not short against the run would be mostly initial
     # weights: the smoke run keeps it only if its horizon fits ten times into the budget.
     if paper.ema_decay and 10 / (1 - paper.ema_decay) > iterations:
@@ -91,7 +102,7 @@ def smoke(paper: TrainConfig, iterations: int = 900, batch_size: int = 2, lr_pat
 def learning_rate_factor(config: TrainConfig, step: int) -> float:
     """Multiplier of the base learning rate at ``step`` (0-based): warm-up, then the schedule."""
     if step < config.warmup:
-        return (step + 1) / config.warmup
+        return config.warmup_start + (1 - config.warmup_start) * (step + 1) / config.warmup
     if config.schedule == "cosine":
         progress = (step - config.warmup) / max(1, config.iterations - config.warmup)
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
@@ -231,12 +242,35 @@ def _validate(model: nn.Module, spec: dict, config: TrainConfig, scale: int, dat
     return result["psnr"]
 
 
+def _make_sampler(config: TrainConfig, scale: int, data_root):
+    from bench.data.training import ArbitraryScaleSampler, PatchSampler, load_training_images
+
+    if config.sampler == "patch":
+        images = load_training_images(list(config.train_sets), scale, data_root)
+        return PatchSampler(images, scale, config.lr_patch, config.augment)
+    if config.sampler == "arbitrary":
+        low, high = config.scale_range
+        return ArbitraryScaleSampler(load_training_images(list(config.train_sets), 1, data_root), config.lr_patch,
+                                     config.queries, low, high, per=config.scale_per, augment=config.augment)
+    raise BenchError(f"unknown sampler {config.sampler!r}; use 'patch' or 'arbitrary'")
+
+
+def _load_initial_weights(model: nn.Module, path: str) -> None:
+    """The recipe's starting weights: through the model's ``load_pretrained`` where it has one (it knows
+    how an earlier stage's weights map onto it), else a strict ``load_weights``."""
+    from bench.checkpoints import load_weights, read_state_dict
+
+    hook = getattr(model, "load_pretrained", None)
+    if hook is None:
+        load_weights(model, path)
+    else:
+        hook(read_state_dict(path))
+
+
 def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root=None, device: str | None = None,
           resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
     """Train ``spec`` (``{"name", "args"}``) with ``config`` into ``run_dir``. ``stop_after``: stop at
     that step as if killed (for tests). Returns the summary (rank 0's view)."""
-    from bench.data.training import PatchSampler, load_training_images
-
     rank, world, local_rank = _distributed()
     if device is None:
         device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
@@ -245,6 +279,8 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
     scale = spec["args"]["scale"]
     torch.manual_seed(config.seed)  # same initial weights on every rank
     model = registry.make(spec).to(device).train()
+    if config.init_from:  # before the EMA copy; a resumed checkpoint overrides it below
+        _load_initial_weights(model, config.init_from)
     ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema_decay else None
     wrapped = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, betas=tuple(config.betas),
@@ -265,8 +301,7 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps({"spec": spec, "config": config.as_dict(),
                                                          "world_size": world}, indent=1))
-    sampler = PatchSampler(load_training_images(list(config.train_sets), scale, data_root), scale,
-                           config.lr_patch, config.augment)
+    sampler = _make_sampler(config, scale, data_root)
     scaler = torch.amp.GradScaler("cuda", enabled=config.amp == "fp16" and device.type == "cuda")
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp)
     if amp_dtype is not None and device.type != "cuda":
@@ -283,10 +318,14 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
     while step < end:
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate * learning_rate_factor(config, step)
-        lr, hr = sampler.batch(generator, config.batch_size, rank, world)
-        lr, hr = lr.to(device), hr.to(device)
+        batch = sampler.batch(generator, config.batch_size, rank, world)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            loss = training_loss(config, wrapped(lr), hr)
+            if config.sampler == "arbitrary":
+                rgb = wrapped(batch.lr.to(device), batch.coord.to(device), batch.cell.to(device))
+                loss = _pixel_loss(config.loss, rgb, batch.rgb.to(device))
+            else:
+                lr, hr = batch
+                loss = training_loss(config, wrapped(lr.to(device)), hr.to(device))
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)

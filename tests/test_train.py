@@ -14,7 +14,7 @@ from torch import nn
 from bench import BenchError, registry
 from bench.data.imresize import imresize
 from bench.data.training import PatchSampler
-from bench.train import TrainConfig, learning_rate_factor, smoke, train, training_loss
+from bench.train import TrainConfig, _load_initial_weights, learning_rate_factor, smoke, train, training_loss
 
 
 class TinySR(nn.Module):
@@ -98,6 +98,9 @@ def test_schedules():
     assert learning_rate_factor(cosine, 0) == pytest.approx(0.1)
     assert learning_rate_factor(cosine, 10) == pytest.approx(1.0)
     assert learning_rate_factor(cosine, 55) == pytest.approx(0.5)
+    from_a_tenth = dataclasses.replace(cosine, warmup_start=0.1)  # MSIT's warm-up: 1e-5 up to 1e-4
+    assert learning_rate_factor(from_a_tenth, 0) == pytest.approx(0.19)
+    assert learning_rate_factor(from_a_tenth, 9) == pytest.approx(1.0)
 
 
 def test_smoke_changes_only_the_budget_and_says_so():
@@ -167,3 +170,53 @@ def test_multi_output_loss_is_the_weighted_sum_against_resized_targets():
         training_loss(dataclasses.replace(CONFIG, loss_weights=(1, 1, 1)), (full, half), hr)
     with pytest.raises(BenchError, match="not a rescaled"):
         training_loss(CONFIG, torch.rand(2, 3, 8, 4), hr)
+
+
+class TinyImplicit(nn.Module):
+    """An arbitrary-scale model in miniature: a conv, read bilinearly at the query coordinates."""
+
+    def __init__(self, scale: int):
+        super().__init__()
+        self.scale = scale
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.loaded: dict | None = None
+
+    def forward(self, lr, coord=None, cell=None):
+        feat = self.conv(lr) + lr
+        if coord is None:
+            return nn.functional.interpolate(feat, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        xy = coord.flip(-1).unsqueeze(1)
+        return nn.functional.grid_sample(feat, xy, mode="bilinear", align_corners=False)[:, :, 0].transpose(1, 2)
+
+    def load_pretrained(self, state):
+        self.loaded = state
+        self.load_state_dict(state)
+
+
+if "tiny-implicit" not in [c.name for c in registry.list_models()]:
+    registry.register("tiny-implicit", paper="test", scales=None)(lambda scale: TinyImplicit(scale))
+
+IMPLICIT = {"name": "tiny-implicit", "args": {"scale": 2}}
+ARBITRARY = dataclasses.replace(CONFIG, sampler="arbitrary", scale_range=(1.0, 3.0), scale_per="batch", queries=32,
+                                ema_decay=0.0)
+
+
+def test_arbitrary_scale_training_resumes_bit_exact(tmp_path):
+    straight = train(IMPLICIT, ARBITRARY, tmp_path / "a", progress=False)
+    train(IMPLICIT, ARBITRARY, tmp_path / "b", progress=False, stop_after=3)
+    resumed = train(IMPLICIT, ARBITRARY, tmp_path / "b", progress=False)
+    assert straight["finished"] and resumed["finished"]
+    assert losses(tmp_path / "a") == losses(tmp_path / "b") and all(v == v for v in losses(tmp_path / "a"))
+    a, b = load_file(str(tmp_path / "a" / "final.safetensors")), load_file(str(tmp_path / "b" / "final.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["conv.weight"], TinyImplicit(2).conv.weight)  # it trained
+
+
+def test_init_from_goes_through_the_models_own_loader_else_loads_strictly(tmp_path):
+    first = train(IMPLICIT, dataclasses.replace(ARBITRARY, iterations=2), tmp_path / "a", progress=False)
+    model = TinyImplicit(2)
+    _load_initial_weights(model, first["weights"])
+    assert torch.equal(model.conv.weight, load_file(first["weights"])["conv.weight"])
+    assert model.loaded is not None  # the hook was used
+    with pytest.raises(BenchError, match="does not fit"):
+        _load_initial_weights(registry.make(SPEC), first["weights"])  # no hook: strict, and the keys differ

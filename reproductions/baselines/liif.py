@@ -114,8 +114,12 @@ class LIIF(nn.Module):
         """[0, 1] RGB (B, Q, 3) of the SR image of ``lr`` at ``coord`` (B, Q, 2), cell size ``cell`` (B, Q, 2)."""
         return self.decode(self.features(lr), coord, cell) * 0.5 + 0.5
 
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        """The (B, 3, round(h * scale), round(w * scale)) image: every HR pixel centre, ``chunk`` at a time."""
+    def forward(self, lr: torch.Tensor, coord: torch.Tensor | None = None,
+                cell: torch.Tensor | None = None) -> torch.Tensor:
+        """The (B, 3, round(h * scale), round(w * scale)) image: every HR pixel centre, ``chunk`` at a time;
+        with ``coord`` and ``cell``, ``query`` (how the arbitrary-scale trainer calls it, also under DDP)."""
+        if coord is not None:
+            return self.query(lr, coord, cell)
         b, _, h, w = lr.shape
         out_h, out_w = round(int(h) * self.scale), round(int(w) * self.scale)  # int(): sizes are tensors when traced
         feat = self.features(lr)
@@ -132,7 +136,7 @@ def unwrap_liif_checkpoint(state: dict[str, Any]) -> dict[str, Any]:
     return state.get("sd", state)
 
 
-# scales=None: any scale. The registry accepts whole scales only; call the builder for others (e.g. 2.5).
+# scales=None: any scale, fractional ones too (e.g. 2.5).
 @register("liif-edsr-baseline", paper="LIIF (CVPR 2021)", scales=None, remap_weights=unwrap_liif_checkpoint,
           **OPTIONS)
 def liif_edsr_baseline(scale: float, local_ensemble: bool = True, feat_unfold: bool = True,
