@@ -72,6 +72,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     _emit(result, args.json, text)
 
 
+def _scale(text: str) -> float:
+    """A scale as typed: an int when whole ("4"), else a float ("1.5")."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
@@ -230,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--dataset", default="samples", help="Set5, Set14, B100, Urban100, Manga109, DIV2K-val, "
                    "samples (default: the embedded scikit-image set)")
-    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--scale", type=_scale, default=4, help="e.g. 4; arbitrary-scale models take any, e.g. 1.5")
     p.add_argument("--weights", help="checkpoint: ours (carries its spec) or the authors' release")
     p.add_argument("--protocol", default="basicsr", help="basicsr (default), matlab, div2k-rgb, liif-y")
     p.add_argument("--lr", default="auto", choices=["auto", "paired", "generated"],

@@ -42,7 +42,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def _model_input(pair, scale: int, protocol: Protocol, card: ModelCard) -> tuple[torch.Tensor, torch.Tensor]:
+def _model_input(pair, scale: float, protocol: Protocol, card: ModelCard) -> tuple[torch.Tensor, torch.Tensor]:
     """(LR input ``[1, C, h, w]`` in [0, 1], ground-truth planes on 0..255)."""
     truth = reference_planes(pair.hr, protocol)
     if protocol.degrade_y:

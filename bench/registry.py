@@ -35,7 +35,7 @@ class ModelCard:
     name: str
     build: Callable[..., nn.Module]
     paper: str
-    scales: tuple[int, ...] | None  # None: any positive whole scale
+    scales: tuple[int, ...] | None  # None: an arbitrary-scale model, any scale >= 1
     description: str
     channels: str = "rgb"  # "rgb", or "any" for channel-agnostic models (bicubic) that can run on Y alone
     defaults: Mapping[str, Any] = field(default_factory=dict)
@@ -47,10 +47,15 @@ class ModelCard:
     # "params_trainable" or "params_leaf_modules" (thop-style). The report compares like with like.
     params_count: str = "params"
 
-    def check_scale(self, scale: int) -> None:
+    def check_scale(self, scale: float) -> None:
+        """Whole scales for fixed-scale models; any scale >= 1 for arbitrary-scale ones (``scales=None``)."""
+        if self.scales is None:
+            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale >= 1:
+                raise BenchError(f"scale must be a number of at least 1, got {scale!r}")
+            return
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
             raise BenchError(f"scale must be a positive whole number, got {scale!r}")
-        if self.scales is not None and scale not in self.scales:
+        if scale not in self.scales:
             supported = ", ".join(f"x{s}" for s in self.scales)
             raise BenchError(f"model {self.name} has no x{scale} variant; it supports {supported}")
 

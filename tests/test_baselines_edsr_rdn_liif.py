@@ -73,7 +73,7 @@ def test_liif_rdn_output_shape():
 
 
 def test_liif_query_at_hr_pixel_centres_equals_forward_at_non_integer_scale():
-    model = liif_edsr_baseline(scale=2.5)  # the registry takes whole scales only
+    model = liif_edsr_baseline(scale=2.5)
     model.chunk = 37  # several chunks, the last one partial
     lr = torch.rand(2, 3, 6, 4)
     h, w = 15, 10

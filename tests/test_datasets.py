@@ -9,7 +9,7 @@ from PIL import Image
 
 from bench import BenchError, registry
 from bench.__main__ import main
-from bench.data.benchmarks import SAMPLES_TEST, SAMPLES_TRAIN, load_test_set, mod_crop
+from bench.data.benchmarks import SAMPLES_TEST, SAMPLES_TRAIN, load_test_set, make_lr, mod_crop
 
 
 def run_cli(capsys, *argv):
@@ -29,6 +29,21 @@ def make_set(root, name="Toy", sizes=((40, 30), (33, 21)), gray=False):
 
 def test_mod_crop():
     assert mod_crop(torch.zeros(3, 31, 45), 4).shape == (3, 28, 44)
+
+
+def test_a_non_integer_scale_crops_as_liif_and_resizes_to_a_whole_lr(tmp_path):
+    make_set(tmp_path, "Set5", sizes=((40, 30),))
+    test_set = load_test_set("Set5", 1.7, tmp_path)
+    hr = test_set.pairs[0].hr
+    assert hr.shape[-2:] == (29, 39)  # round(floor(30 / 1.7) * 1.7) = round(28.9), round(floor(40 / 1.7) * 1.7)
+    assert make_lr(hr, 1.7).shape[-2:] == (17, 23)  # floor(30 / 1.7), floor(40 / 1.7)
+    assert load_test_set("Set5", 2.0, tmp_path).scale == 2  # a whole float is the int (paired folders are X2)
+    card = registry.get("liif-edsr-baseline")
+    card.check_scale(1.5)  # arbitrary-scale models take any scale >= 1
+    with pytest.raises(BenchError, match="at least 1"):
+        card.check_scale(0.5)
+    with pytest.raises(BenchError, match="whole number"):
+        registry.get("edsr-baseline").check_scale(2.5)
 
 
 @pytest.mark.data
@@ -79,7 +94,7 @@ def test_corrupt_png_names_the_file(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--dataset", "Set7"], "unknown dataset 'Set7'"),
-    (["--scale", "0"], "positive whole number"),
+    (["--scale", "0"], "scale must be a number of at least 1"),
     (["--protocol", "ycbcr"], "unknown protocol"),
 ])
 def test_bad_arguments(capsys, argv, message):

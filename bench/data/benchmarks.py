@@ -16,6 +16,7 @@ fresh machine with no download. No paper reports numbers on it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -66,7 +67,7 @@ class Pair:
 @dataclass
 class TestSet:
     name: str
-    scale: int
+    scale: float  # an int for whole scales
     pairs: list[Pair]
     location: str  # folder it was read from, or "scikit-image"
     lr_source: str  # "paired LR_bicubic files" or "generated (MATLAB-compatible imresize)"
@@ -118,24 +119,29 @@ def load_image(path: Path) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 
-def mod_crop(img: torch.Tensor, scale: int) -> torch.Tensor:
-    """Crop ``[..., H, W]`` from the top-left to multiples of ``scale``."""
+def mod_crop(img: torch.Tensor, scale: float) -> torch.Tensor:
+    """Crop ``[..., H, W]`` from the top-left to multiples of ``scale``. A non-integer scale keeps
+    ``round(floor(H / s) * s)`` rows (LIIF's test-time rule), whose LR has ``floor(H / s)`` rows."""
     h, w = img.shape[-2:]
-    return img[..., : h - h % scale, : w - w % scale]
+    if isinstance(scale, int):
+        return img[..., : h - h % scale, : w - w % scale]
+    return img[..., : round(math.floor(h / scale + 1e-9) * scale), : round(math.floor(w / scale + 1e-9) * scale)]
 
 
-def _check_scale(scale: int) -> None:
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise BenchError(f"scale must be a positive whole number for test sets, got {scale!r}")
+def _check_scale(scale: float) -> float:
+    """The scale, as an int when it is whole (2.0 -> 2: paired LR folders are named X2)."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale >= 1:
+        raise BenchError(f"scale must be a number of at least 1 for test sets, got {scale!r}")
+    return int(scale) if float(scale).is_integer() else float(scale)
 
 
-def _pair_up(name: str, hr: torch.Tensor, scale: int, where: str) -> torch.Tensor:
+def _pair_up(name: str, hr: torch.Tensor, scale: float, where: str) -> torch.Tensor:
     if min(hr.shape[-2:]) < scale:
         raise BenchError(f"{where}: HR image {name} is {hr.shape[-1]}x{hr.shape[-2]}, smaller than scale x{scale}")
     return mod_crop(hr, scale)
 
 
-def _load_folder(name: str, scale: int, data_root, lr: str) -> TestSet:
+def _load_folder(name: str, scale: float, data_root, lr: str) -> TestSet:
     folder = find_dataset(name, data_root)
     hr_paths = sorted(p for p in (folder / "HR").iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
     if not hr_paths:
@@ -168,7 +174,7 @@ def _load_folder(name: str, scale: int, data_root, lr: str) -> TestSet:
     return TestSet(name, scale, pairs, str(folder), source)
 
 
-def _load_samples(names: Sequence[str], dataset: str, scale: int) -> TestSet:
+def _load_samples(names: Sequence[str], dataset: str, scale: float) -> TestSet:
     import skimage.data
 
     pairs = []
@@ -180,10 +186,11 @@ def _load_samples(names: Sequence[str], dataset: str, scale: int) -> TestSet:
     return TestSet(dataset, scale, pairs, "scikit-image", "generated (MATLAB-compatible imresize)", SAMPLES_NOTE)
 
 
-def load_test_set(name: str, scale: int, data_root=None, lr: str = "auto") -> TestSet:
-    """Load a test set at ``scale``. ``lr``: ``auto`` (paired files if the set has them), ``paired``
-    (require them) or ``generated`` (always our MATLAB-compatible imresize)."""
-    _check_scale(scale)
+def load_test_set(name: str, scale: float, data_root=None, lr: str = "auto") -> TestSet:
+    """Load a test set at ``scale`` (any scale >= 1 for arbitrary-scale models; paired files exist for whole
+    scales only). ``lr``: ``auto`` (paired files if the set has them), ``paired`` (require them) or
+    ``generated`` (always our MATLAB-compatible imresize)."""
+    scale = _check_scale(scale)
     if lr not in ("auto", "paired", "generated"):
         raise BenchError(f"lr must be auto, paired or generated, got {lr!r}")
     canonical = canonical_name(name)
@@ -194,7 +201,12 @@ def load_test_set(name: str, scale: int, data_root=None, lr: str = "auto") -> Te
     return _load_folder(canonical, scale, data_root, lr)
 
 
-def make_lr(hr: torch.Tensor, scale: int) -> torch.Tensor:
-    """MATLAB ``imresize(hr, 1/scale, 'bicubic')`` of a uint8 image, as uint8 (8-bit passes)."""
-    lr = imresize(hr.float() / 255, 1 / scale, uint8_passes=True)
+def make_lr(hr: torch.Tensor, scale: float) -> torch.Tensor:
+    """MATLAB ``imresize(hr, 1/scale, 'bicubic')`` of a uint8 image, as uint8 (8-bit passes). A non-integer
+    scale resizes the ``mod_crop``-ped HR to ``round(H / s)`` x ``round(W / s)``, MATLAB's ``imresize(hr, [h w])``."""
+    if isinstance(scale, int):
+        lr = imresize(hr.float() / 255, 1 / scale, uint8_passes=True)
+    else:
+        h, w = hr.shape[-2:]
+        lr = imresize(hr.float() / 255, (round(h / scale) / h, round(w / scale) / w), uint8_passes=True)
     return torch.round(lr * 255).to(torch.uint8)

@@ -64,8 +64,9 @@ def _resize_rows(x: torch.Tensor, scale: float, uint8_passes: bool) -> torch.Ten
     return out
 
 
-def imresize(img: torch.Tensor, scale: float, *, uint8_passes: bool = False) -> torch.Tensor:
-    """Resize ``[C,H,W]`` or ``[N,C,H,W]`` float images in [0, 1] by ``scale`` (e.g. 1/4 or 3).
+def imresize(img: torch.Tensor, scale: float | tuple[float, float], *, uint8_passes: bool = False) -> torch.Tensor:
+    """Resize ``[C,H,W]`` or ``[N,C,H,W]`` float images in [0, 1] by ``scale`` (e.g. 1/4 or 3), or by a
+    (rows, columns) pair of scales: MATLAB's ``imresize(img, [h w])`` is the pair ``(h / H, w / W)``.
 
     With ``uint8_passes`` the input is taken as 8-bit levels (k/255) and every 1-D pass is rounded
     and clipped to 8 bits, as MATLAB does for uint8 arrays; otherwise nothing is rounded or clipped.
@@ -75,11 +76,12 @@ def imresize(img: torch.Tensor, scale: float, *, uint8_passes: bool = False) -> 
         raise TypeError(f"imresize takes a float tensor in [0, 1], got {img.dtype}")
     if img.dim() not in (3, 4):
         raise ValueError(f"imresize takes [C,H,W] or [N,C,H,W], got shape {tuple(img.shape)}")
-    if not scale > 0:
+    row_scale, column_scale = scale if isinstance(scale, tuple) else (scale, scale)
+    if not (row_scale > 0 and column_scale > 0):
         raise ValueError(f"scale must be positive, got {scale}")
     x = img * 255 if uint8_passes else img
     if uint8_passes:
         x = torch.floor(x.clamp(0, 255) + 0.5)
-    x = _resize_rows(x, scale, uint8_passes)
-    x = _resize_rows(x.transpose(-1, -2).contiguous(), scale, uint8_passes).transpose(-1, -2).contiguous()
+    x = _resize_rows(x, row_scale, uint8_passes)
+    x = _resize_rows(x.transpose(-1, -2).contiguous(), column_scale, uint8_passes).transpose(-1, -2).contiguous()
     return x / 255 if uint8_passes else x
