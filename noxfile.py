@@ -38,6 +38,12 @@ def reproduce_msra(session: nox.Session) -> None:
     reproduce(session, "msra")
 
 
+@nox.session(name="reproduce-msit")
+def reproduce_msit(session: nox.Session) -> None:
+    """MSIT: sizes of every Table III row, RIM merge and latency, two-stage smoke training, Set5 x2/x4."""
+    reproduce(session, "msit")
+
+
 @nox.session(name="reproduce-baselines")
 def reproduce_baselines(session: nox.Session) -> None:
     """Bicubic rows, IMDN's public checkpoints, baseline sizes, the SwinIR-light smoke training."""
