@@ -1,0 +1,102 @@
+"""MESR reconstruction: size against the text's anchor, stable activations at init, both stage outputs,
+the two-stage loss, exact Mult-Adds formula."""
+
+import pytest
+import torch
+
+from bench import registry
+from bench.complexity import fvcore_mult_adds
+from bench.reported import reported_numbers
+from bench.train import training_loss
+from reproductions.mesr import VARIANTS
+from reproductions.mesr.model import eca_kernel_size
+from reproductions.mesr.recipe import recipe
+from reproductions.mesr.reproduce import activation_stds
+
+SMALL = {"width": 8, "blocks": 2}  # a reduced MESR, where the full size does not matter
+
+
+def charbonnier(sr, hr, eps=1e-3):
+    return torch.sqrt((sr - hr) ** 2 + eps**2).mean()
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_params_match_the_texts_anchor(scale):
+    """'nearly 1/6 less number of parameters' than MSRN [MESR Sec. IV-E]: ~5/6 of MSRN's printed 5.89M."""
+    msrn = next(r.value for r in reported_numbers() if r.model == "msrn" and r.metric == "params")
+    anchor = msrn * 5 / 6
+    params = sum(p.numel() for p in registry.make("mesr", scale=scale).parameters())
+    assert abs(params - anchor) / anchor < 0.05
+
+
+def test_every_variant_builds_and_runs():
+    x = torch.rand(1, 3, 6, 5)
+    for name, variant in VARIANTS.items():
+        model = registry.make("mesr", scale=4, **variant.model)
+        with torch.no_grad():
+            assert model.eval()(x).shape == (1, 3, 24, 20), name
+            trained = model.train()(x)
+        # what training gets must match the recipe's loss weights (one per output)
+        weights = recipe(4, **variant.train).loss_weights
+        assert len(trained if isinstance(trained, tuple) else (trained,)) == len(weights), name
+
+
+def test_default_is_stable_at_init_and_the_literal_reading_explodes():
+    stds = {}
+    for skips in ("merged", "literal"):
+        torch.manual_seed(0)
+        stds[skips] = activation_stds(registry.make("mesr", scale=2, skips=skips).eval(), torch.rand(1, 3, 16, 16))
+    merged = torch.tensor(stds["merged"])
+    assert len(merged) == 25 and torch.isfinite(merged).all()
+    assert 0.1 < (merged / merged[0]).min() and (merged / merged[0]).max() < 10
+    assert stds["literal"][-1] / stds["literal"][0] > 1e6  # each unit doubles: (lambda + beta) = 2 at init
+
+
+def test_outputs_are_the_two_stages_of_one_network():
+    torch.manual_seed(0)
+    model = registry.make("mesr", scale=2, **SMALL)
+    x = torch.rand(2, 3, 9, 7)
+    with torch.no_grad():
+        coarse, refined = model.train()(x)  # "auto": both in training mode
+        assert torch.equal(model.eval()(x), refined)  # the refined image in eval mode
+        rb = model.refine
+        gate = torch.sigmoid(rb.conv1x1(torch.relu(rb.conv3x3(coarse))))
+        assert torch.allclose(refined, coarse * gate + coarse)  # Eq. 19
+        for output, expected in (("coarse", coarse), ("refined", refined)):
+            other = registry.make("mesr", scale=2, output=output, **SMALL)
+            other.load_state_dict(model.state_dict())  # the same weights under every output option
+            assert torch.equal(other.train()(x), expected)
+
+
+def test_loss_is_the_weighted_sum_over_both_stages():
+    torch.manual_seed(0)
+    model = registry.make("mesr", scale=2, **SMALL).train()
+    x, hr = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)
+    coarse, refined = outputs = model(x)
+    both = training_loss(recipe(2), outputs, hr)  # bench's Charbonnier: eps^2 = 1e-6, i.e. zeta = 1e-3 [Eq. 21]
+    assert torch.allclose(both, charbonnier(coarse, hr) + charbonnier(refined, hr))
+    dagger = training_loss(recipe(2, **VARIANTS["rb-dagger"].train), outputs, hr)
+    assert torch.allclose(dagger, charbonnier(refined, hr))
+
+
+@pytest.mark.parametrize("scale, options", [(2, {}), (3, {"branches": "separate"}), (4, {}),
+                                            (4, VARIANTS["single-scale"].model), (4, {"skips": "literal"})])
+def test_own_mult_adds_formula_equals_fvcore(scale, options):
+    model = registry.make("mesr", scale=scale, **SMALL, **options)
+    counted = fvcore_mult_adds(model, torch.rand(1, 3, 7, 5))
+    assert counted["mult_adds"] == model.analytic_mult_adds(7, 5)
+
+
+def test_eca_kernel_size_of_eq_11():
+    """The paper's k = 5 at C = 27 needs rho = 1, b = 0; ECA's own (2, 1) would give 3."""
+    assert eca_kernel_size(27) == 5 and eca_kernel_size(27, rho=2, b=1) == 3
+    assert [eca_kernel_size(2**p) for p in (4, 5, 6)] == [5, 5, 7]  # 4, 5, 6: a tie goes up, as in ECA's code
+    attention = registry.make("mesr", scale=2).body[0].attention
+    assert attention.conv.kernel_size == (5,) and attention.conv.bias is None
+
+
+def test_recipe_is_the_papers():
+    config = registry.get("mesr").recipe(3)
+    assert (config.batch_size, config.lr_patch, config.learning_rate) == (16, 32, 1e-4)
+    assert (config.betas, config.eps, config.loss) == ((0.9, 0.999), 1e-8, "charbonnier")
+    assert config.milestones == (200_000, 400_000, 600_000, 800_000) and config.train_sets == ("DIV2K-train",)
