@@ -13,8 +13,8 @@
 4. Training at the budget asked for (``ci``: 30 iterations on the embedded samples to guard the
    engine; ``smoke``: the default smoke budget at x2 and x4; ``paper``: the recipe at x2/x3/x4, and with
    ``--rows all`` the Table 1 rows at x2), then evaluation of the trained weights (``basicsr`` protocol:
-   the ``matlab`` one feeds a model the Y channel alone, and AMMS is an RGB network) beside bicubic
-   under the same protocol.
+   an RGB network scored on Y with shave = scale, the RCAN/SAN test script the paper's lineage uses; the
+   paper's own rows in ``reported.csv`` carry that protocol) beside bicubic under the same protocol.
 
 Every measurement goes to the results store with its provenance; what is skipped is said, and why.
 """
