@@ -152,7 +152,8 @@ def build_cells(reported: list[Reported], measured: dict[Key, Measurement]) -> l
             key = next((k for k in measured if (k.model, k.variant, k.metric) == (key.model, key.variant, key.metric)),
                        key)
         cell = Cell(row, key, why="not measurable" if key is None else "", hint=why,
-                    known=explained.get((row.paper, row.model, row.variant, row.scale, row.metric), ""))
+                    known=explained.get((row.paper, row.model, row.variant, row.scale, row.metric, row.dataset))
+                    or explained.get((row.paper, row.model, row.variant, row.scale, row.metric), ""))
         if key is not None and row.model not in known:
             cell.why = "not built here"
             cell.hint = f"{row.model} is not implemented in this harness"

@@ -72,10 +72,11 @@ def paper_titles() -> dict[str, str]:
     return titles
 
 
-def known_differences() -> dict[tuple[str, str, str, str, str], str]:
+def known_differences() -> dict[tuple[str, ...], str]:
     """Why a reproduction cannot reach a reported number, from each paper package's
-    ``KNOWN_DIFFERENCES``: (paper, model, variant, scale, metric as in reported.csv) -> reason."""
-    found: dict[tuple[str, str, str, str, str], str] = {}
+    ``KNOWN_DIFFERENCES``: (paper, model, variant, scale, metric as in reported.csv) -> reason, for every
+    dataset of that row; a sixth element, the dataset, narrows it to one cell."""
+    found: dict[tuple[str, ...], str] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         found.update(getattr(importlib.import_module(entry.value), "KNOWN_DIFFERENCES", {}))
     return found

@@ -158,7 +158,16 @@ def test_known_differences_name_real_rows_and_reach_their_cells(monkeypatch):
     from bench.reported import known_differences
 
     rows = {(r.paper, r.model, r.variant, r.scale, r.metric) for r in reported_numbers()}
-    assert set(known_differences()) <= rows, "a KNOWN_DIFFERENCES entry names no reported number"
+    cells = {(r.paper, r.model, r.variant, r.scale, r.metric, r.dataset) for r in reported_numbers()}
+    for key in known_differences():
+        assert key in (rows if len(key) == 5 else cells), f"KNOWN_DIFFERENCES entry {key} names no reported number"
     monkeypatch.setattr(report, "known_differences", lambda: {("amms", "bicubic", "", "2", "psnr"): "because"})
     (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.9))
     assert (cell.verdict, cell.known) == ("differs", "because")
+    # with a dataset the reason reaches that cell only
+    row = reported()
+    monkeypatch.setattr(report, "known_differences",
+                        lambda: {("amms", "bicubic", "", "2", "psnr", row.dataset): "here",
+                                 ("amms", "bicubic", "", "2", "psnr", "Urban100"): "elsewhere"})
+    (cell,) = report.build_cells([row], measured(PSNR_KEY, 33.9))
+    assert cell.known == "here"
