@@ -50,7 +50,7 @@ class TrainConfig:
     milestones: tuple[int, ...] = ()
     gamma: float = 0.5
     warmup: int = 0  # linear warm-up iterations
-    loss: str = "l1"  # "l1" or "charbonnier"
+    loss: str = "l1"  # "l1", "charbonnier", or "model": the model's own training_loss(output, hr) (learnable weights)
     # A model that returns several images (MSTN's stages and scales, MESR's coarse and refined outputs)
     # is trained on their weighted sum; each output is compared with the HR bicubic-resized to its size.
     # Empty: the mean over the outputs.
@@ -325,7 +325,8 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
                 loss = _pixel_loss(config.loss, rgb, batch.rgb.to(device))
             else:
                 lr, hr = batch
-                loss = training_loss(config, wrapped(lr.to(device)), hr.to(device))
+                output, hr = wrapped(lr.to(device)), hr.to(device)
+                loss = model.training_loss(output, hr) if config.loss == "model" else training_loss(config, output, hr)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)

@@ -220,3 +220,31 @@ def test_init_from_goes_through_the_models_own_loader_else_loads_strictly(tmp_pa
     assert model.loaded is not None  # the hook was used
     with pytest.raises(BenchError, match="does not fit"):
         _load_initial_weights(registry.make(SPEC), first["weights"])  # no hook: strict, and the keys differ
+
+
+class WeightedTwoOutputs(nn.Module):
+    """Two outputs and a learnable weight on the second, applied by the model's own loss."""
+
+    def __init__(self, scale: int):
+        super().__init__()
+        self.scale = scale
+        self.body = TinySR(scale)
+        self.log_weight = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        y = self.body(x)
+        return (y, y) if self.training else y
+
+    def training_loss(self, outputs, hr):
+        first, second = ((o - hr).abs().mean() for o in outputs)
+        return first + torch.exp(-self.log_weight) * second + self.log_weight
+
+
+if "weighted-two" not in [c.name for c in registry.list_models()]:
+    registry.register("weighted-two", paper="test", scales=(2,))(lambda scale: WeightedTwoOutputs(scale))
+
+
+def test_a_model_loss_trains_its_own_weights(tmp_path):
+    config = dataclasses.replace(CONFIG, loss="model", ema_decay=0.0, iterations=3)
+    run = train({"name": "weighted-two", "args": {"scale": 2}}, config, tmp_path / "a", progress=False)
+    assert load_file(run["weights"])["log_weight"].item() != 0.0  # the loss's parameter learned

@@ -254,8 +254,8 @@ class MSTN(nn.Module):
     def training_loss(self, outputs: list[torch.Tensor], hr: torch.Tensor,
                       omegas: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> torch.Tensor:
         """Eqs. (2)-(5): per-scale L1 averaged over the stages, then weighted, by fixed ``omegas`` or by the
-        learnable uncertainty weighting. ``bench.train`` does not call this yet (it uses the recipe's fixed
-        ``loss_weights``, the same function for fixed omegas); it is the hook a learnable weighting needs."""
+        learnable uncertainty weighting. ``bench.train`` calls it when the recipe's ``loss`` is ``"model"``
+        (needed for the learnable weighting); with fixed omegas the recipe's ``loss_weights`` are the same."""
         losses = per_scale_l1(outputs, hr, self.stages)
         if self.loss_weighting is not None:
             return self.loss_weighting(losses)
