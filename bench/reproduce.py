@@ -12,6 +12,7 @@ Each step stores its measurements in the results store and says on stderr what i
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import os
@@ -22,8 +23,8 @@ from typing import Any
 
 from bench import BenchError, registry, results
 
-__all__ = ["BUDGETS", "Skipped", "available_sets", "evaluate_step", "finish", "local_smoke", "train_step",
-           "weights_dir", "main"]
+__all__ = ["BUDGETS", "Skipped", "argument_parser", "available_sets", "evaluate_step", "finish", "local_smoke",
+           "train_step", "weights_dir", "main"]
 
 BUDGETS = ("ci", "smoke", "paper")
 
@@ -34,6 +35,17 @@ class Skipped(list):
     def add(self, step: str, why: str) -> None:
         self.append({"step": step, "why": why})
         print(f"skipped {step}: {why}", file=sys.stderr)
+
+
+def argument_parser(paper: str, description: str, ci: str = "minutes, deterministic") -> argparse.ArgumentParser:
+    """A paper's reproduce options, starting with the ones every paper takes (``ci``: what its ci budget does)."""
+    parser = argparse.ArgumentParser(prog=f"python -m bench reproduce {paper}", description=description)
+    parser.add_argument("--budget", choices=BUDGETS, default="smoke",
+                        help=f"ci: {ci}; smoke: a labelled short CPU budget; paper: the paper's recipe")
+    parser.add_argument("--data-root", help="benchmark sets (default: $BENCH_DATA_ROOT, else ./datasets)")
+    parser.add_argument("--runs", default="runs", help="folder for training runs")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    return parser
 
 
 def available_sets(names: tuple[str, ...], scale: int, data_root=None) -> tuple[list[str], list[str]]:

@@ -21,7 +21,6 @@ Every measurement goes to the results store with its provenance; what is skipped
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +29,15 @@ import torch
 
 from bench import registry, results
 from bench.complexity import complexity, count_params, lr_size, meta_mult_adds
-from bench.reproduce import BUDGETS, Skipped, available_sets, evaluate_step, finish, local_smoke, train_step
+from bench.reproduce import (
+    Skipped,
+    argument_parser,
+    available_sets,
+    evaluate_step,
+    finish,
+    local_smoke,
+    train_step,
+)
 from reproductions.amms import VARIANTS
 from reproductions.amms.memory import peak_activation_bytes
 from reproductions.amms.recipe import recipe
@@ -232,18 +239,13 @@ def run_training(budget: str, rows: str, sets: str | None, data_root, runs: str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench reproduce amms", description=__doc__.split("\n")[0])
-    parser.add_argument("--budget", choices=BUDGETS, default="smoke",
-                        help="ci: minutes; smoke: a labelled short CPU budget; paper: the paper's recipe")
+    parser = argument_parser("amms", __doc__.split("\n")[0])
     parser.add_argument("--rows", choices=["main", "all"], default="all",
                         help="main: x2/x3/x4; all: also the Table 1 rows (sizes always; training at --budget paper)")
     parser.add_argument("--fvcore", action="store_true", help="also count Mult-Adds with fvcore at full size (slow)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--data-root", help="benchmark sets (default: $BENCH_DATA_ROOT, else ./datasets)")
-    parser.add_argument("--runs", default="runs", help="folder for training runs")
     parser.add_argument("--sets", help="comma-separated sets to evaluate the trained weights on (default: Set5 "
                         "after a smoke run, every benchmark after a paper run)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = parser.parse_args(argv)
     skipped = Skipped()
     summary: dict = {"paper": "amms", "budget": args.budget}

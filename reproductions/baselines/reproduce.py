@@ -12,15 +12,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from bench import registry, results
 from bench.complexity import complexity
 from bench.reproduce import (
-    BUDGETS,
     Skipped,
+    argument_parser,
     available_sets,
     evaluate_step,
     finish,
@@ -51,11 +50,7 @@ def run_sizes(budget: str) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench reproduce baselines", description=__doc__.split("\n")[0])
-    parser.add_argument("--budget", choices=BUDGETS, default="smoke")
-    parser.add_argument("--data-root", help="benchmark sets (default: $BENCH_DATA_ROOT, else ./datasets)")
-    parser.add_argument("--runs", default="runs", help="folder for training runs")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser = argument_parser("baselines", __doc__.split("\n")[0])
     args = parser.parse_args(argv)
     skipped = Skipped()
     summary: dict = {"paper": "baselines", "budget": args.budget}

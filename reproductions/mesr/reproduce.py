@@ -20,7 +20,6 @@ provenance; what is skipped is said, with how to get it.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -28,7 +27,15 @@ import torch
 
 from bench import registry, results
 from bench.complexity import complexity
-from bench.reproduce import BUDGETS, Skipped, available_sets, evaluate_step, finish, local_smoke, train_step
+from bench.reproduce import (
+    Skipped,
+    argument_parser,
+    available_sets,
+    evaluate_step,
+    finish,
+    local_smoke,
+    train_step,
+)
 from reproductions.mesr import VARIANTS
 from reproductions.mesr.recipe import recipe
 
@@ -184,20 +191,15 @@ def compare_with_bicubic(scale: int, stages: dict[str, list[dict]], data_root=No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench reproduce mesr", description=__doc__.split("\n")[0])
+    parser = argument_parser("mesr", __doc__.split("\n")[0], ci="minutes, a reduced model")
     parser.add_argument("--rows", choices=["main", "all"], default="all",
                         help="main: MESR x2/x3/x4; all: also every Table 1/2 row at x4")
-    parser.add_argument("--budget", choices=BUDGETS, default="smoke",
-                        help="ci: minutes, a reduced model; smoke: a labelled short CPU budget; paper: the recipe")
     parser.add_argument("--scales", default="2,4", help="comma-separated scales to train MESR at")
     parser.add_argument("--variants", default="",
                         help="comma-separated Table 1/2 rows to train at x4 (or 'all'); none by default")
     parser.add_argument("--no-cache", action="store_true")
-    parser.add_argument("--data-root", help="benchmark sets (default: $BENCH_DATA_ROOT, else ./datasets)")
-    parser.add_argument("--runs", default="runs", help="folder for training runs")
     parser.add_argument("--sets", help="comma-separated sets to evaluate on (default: Set5 for smoke, "
                         "Set5,Set14,B100,Urban100 for paper)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = parser.parse_args(argv)
     skipped = Skipped()
     summary: dict = {"paper": "mesr", "budget": args.budget}

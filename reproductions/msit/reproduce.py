@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import sys
@@ -27,7 +26,15 @@ from bench import registry, results
 from bench.complexity import complexity, count_params
 from bench.reparam import reparameterize
 from bench.reported import reported_numbers
-from bench.reproduce import BUDGETS, Skipped, available_sets, evaluate_step, finish, local_smoke, train_step
+from bench.reproduce import (
+    Skipped,
+    argument_parser,
+    available_sets,
+    evaluate_step,
+    finish,
+    local_smoke,
+    train_step,
+)
 from bench.timing import time_reparameterization
 from reproductions.msit import VARIANTS
 from reproductions.msit.model import KernelRemapConv
@@ -101,12 +108,8 @@ def stage_configs(budget: str, data_root) -> tuple:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench reproduce msit", description=__doc__.split("\n")[0])
-    parser.add_argument("--budget", choices=BUDGETS, default="smoke")
+    parser = argument_parser("msit", __doc__.split("\n")[0])
     parser.add_argument("--encoder", choices=("edsr", "rdn"), default="edsr", help="which MSIT to train")
-    parser.add_argument("--data-root", help="benchmark sets (default: $BENCH_DATA_ROOT, else ./datasets)")
-    parser.add_argument("--runs", default="runs", help="folder for training runs")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = parser.parse_args(argv)
     skipped = Skipped()
     summary: dict = {"paper": "msit", "budget": args.budget, "sizes": run_sizes(), "rim": run_rim(args.budget)}

@@ -17,7 +17,6 @@ with its provenance; what is skipped is said, with how to get it.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 from pathlib import Path
@@ -29,7 +28,15 @@ from bench import registry, results
 from bench.complexity import complexity
 from bench.reparam import reparameterize
 from bench.reported import reported_numbers
-from bench.reproduce import BUDGETS, Skipped, available_sets, evaluate_step, finish, local_smoke, train_step
+from bench.reproduce import (
+    Skipped,
+    argument_parser,
+    available_sets,
+    evaluate_step,
+    finish,
+    local_smoke,
+    train_step,
+)
 from bench.timing import measure_latency, time_reparameterization
 from reproductions.msra import VARIANTS
 from reproductions.msra.recipe import recipe
@@ -143,20 +150,15 @@ def run_training(budget: str, data_root, runs: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench reproduce msra", description=__doc__.split("\n")[0])
+    parser = argument_parser("msra", __doc__.split("\n")[0], ci="minutes, no training")
     parser.add_argument("--rows", choices=["main", "all"], default="all",
                         help="main: light x2/x3/x4 + classical x4; all: also every Table 4 row")
-    parser.add_argument("--budget", choices=BUDGETS, default="smoke",
-                        help="ci: minutes, no training; smoke: a labelled short CPU budget; paper: the paper's recipe")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--lr", default="128x96", help="LR WIDTHxHEIGHT for the latency measurement")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-cache", action="store_true")
-    parser.add_argument("--data-root", help="benchmark sets (default: $BENCH_DATA_ROOT, else ./datasets)")
-    parser.add_argument("--runs", default="runs", help="folder for training runs")
     parser.add_argument("--sets", help="comma-separated sets to evaluate on (default: Set5,Set14 for smoke, "
                         "every benchmark for paper)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.lr.split("x"))
     skipped = Skipped()

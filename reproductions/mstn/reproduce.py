@@ -21,7 +21,6 @@ on 2 CPU cores. Every measurement goes to the results store; what is skipped is 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -30,7 +29,15 @@ import torch
 from bench import registry, results
 from bench.complexity import complexity, count_params, lr_size, meta_mult_adds
 from bench.reported import reported_numbers
-from bench.reproduce import BUDGETS, Skipped, available_sets, evaluate_step, finish, local_smoke, train_step
+from bench.reproduce import (
+    Skipped,
+    argument_parser,
+    available_sets,
+    evaluate_step,
+    finish,
+    local_smoke,
+    train_step,
+)
 from reproductions.mstn import VARIANTS
 from reproductions.mstn.recipe import recipe
 
@@ -149,20 +156,15 @@ def compare_with_bicubic(evaluated: list[dict], data_root) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench reproduce mstn", description=__doc__.split("\n")[0])
+    parser = argument_parser("mstn", __doc__.split("\n")[0], ci="minutes, an engine guard")
     parser.add_argument("--rows", choices=["main", "all"], default="main",
                         help="main: mstn at x2 and x4; all: also every VARIANTS row at x4")
-    parser.add_argument("--budget", choices=BUDGETS, default="smoke",
-                        help="ci: minutes, an engine guard; smoke: a labelled short CPU budget; paper: the recipe")
     parser.add_argument("--counter", choices=["fvcore", "analytic"], default="fvcore",
                         help="full-size Mult-Adds: fvcore (a forward pass, cached) or the model's own formula")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--no-train", action="store_true", help="sizes only")
-    parser.add_argument("--data-root", help="benchmark sets (default: $BENCH_DATA_ROOT, else ./datasets)")
-    parser.add_argument("--runs", default="runs", help="folder for training runs")
     parser.add_argument("--sets", help="comma-separated sets to evaluate on (default: Set5 for smoke, "
                         "every benchmark for paper)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     skipped = Skipped()
