@@ -90,7 +90,8 @@ def test_committed_ci_baseline_holds_the_published_bicubic_rows():
     entries = json.loads((REPO / "reports" / "baselines" / "ci.json").read_text())["entries"]
     published = {(r.scale, r.dataset): r.value for r in reported_numbers()
                  if r.model == "bicubic" and r.protocol == "matlab" and r.metric == "psnr"}
-    bicubic = [e for e in entries if e["key"]["model"] == "bicubic" and e["key"]["metric"] == "psnr"]
+    bicubic = [e for e in entries if e["key"]["model"] == "bicubic" and e["key"]["metric"] == "psnr"
+               and e["key"]["protocol"] == "matlab"]
     assert len(bicubic) == len(published) == 12
     for entry in bicubic:
         assert entry["value"] == pytest.approx(published[(entry["key"]["scale"], entry["key"]["dataset"])], abs=0.01)
