@@ -44,6 +44,24 @@ def reproduce_msit(session: nox.Session) -> None:
     reproduce(session, "msit")
 
 
+@nox.session(name="reproduce-mstn")
+def reproduce_mstn(session: nox.Session) -> None:
+    """MSTN: sizes at x2/x4, one model trained at x4 and evaluated at x2 and x4 (slow on a CPU: see its docs)."""
+    reproduce(session, "mstn")
+
+
+@nox.session(name="reproduce-mesr")
+def reproduce_mesr(session: nox.Session) -> None:
+    """MESR: sizes of every Table 1/2 row, smoke training at x2 and x4, both stage outputs evaluated."""
+    reproduce(session, "mesr")
+
+
+@nox.session(name="reproduce-amms")
+def reproduce_amms(session: nox.Session) -> None:
+    """AMMS: sizes, non-local memory, Table 2's bicubic rows, smoke training at x2 and x4."""
+    reproduce(session, "amms")
+
+
 @nox.session(name="reproduce-baselines")
 def reproduce_baselines(session: nox.Session) -> None:
     """Bicubic rows, IMDN's public checkpoints, baseline sizes, the SwinIR-light smoke training."""
