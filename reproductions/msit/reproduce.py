@@ -40,7 +40,7 @@ from reproductions.msit import VARIANTS
 from reproductions.msit.model import KernelRemapConv
 from reproductions.msit.recipe import recipe
 
-SIZE_ROWS = [("msit-edsr", ""), ("msit-edsr", "plain-conv"), ("msit-edsr", "conventional-sa"),
+SIZE_ROWS = [("msit-edsr", ""), ("msit-edsr", "rim"), ("msit-edsr", "plain-conv"), ("msit-edsr", "conventional-sa"),
              ("msit-edsr", "refconv"), ("msit-edsr", "no-msno-conventional-sa"), ("msit-rdn", "")]
 SMALL_HR = (64, 64)  # Mult-Adds for reference only: the paper prints none
 # Smoke budgets of the two stages: one MSIT step (batch 2, 32 x 32 LR, 1024 queries) takes 1-2 s on 2 CPU cores.
