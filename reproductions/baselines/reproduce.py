@@ -31,9 +31,11 @@ from bench.reproduce import (
 BENCHMARKS = ("Set5", "Set14", "B100", "Urban100")
 IMDN_URL = "https://github.com/Zheng222/IMDN (checkpoints/IMDN_x{2,3,4}.pth), saved as imdn_x{s}.pth"
 # (model, scale, HR, lr_pad) of the sizes the papers print: IMDN's 1280x720 rule; MSRA-SR's Table 1/3 at
-# 1024x720 with SwinIR's padded LR; MSIT's Table I prints RDN's params only, which no HR changes.
+# 1024x720 with SwinIR's padded LR; MSIT's Table I prints params only (EDSR-baseline, RDN, LIIF), which no
+# HR changes.
 SIZES = [("imdn", 2, (1280, 720), "none")] + [("swinir-light", s, (1024, 720), "swinir") for s in (2, 3, 4)] + [
-    ("swinir-classical", 4, (1024, 720), "swinir"), ("rdn", 2, (64, 64), "none")]
+    ("swinir-classical", 4, (1024, 720), "swinir")] + [
+    (name, 2, (64, 64), "none") for name in ("rdn", "edsr-baseline", "liif-edsr-baseline", "liif-rdn")]
 CI_HR = (64, 64)
 SWINIR_CI = dict(iterations=40, train_sets=("samples-train",))  # a regression guard of the engine, not a result
 
