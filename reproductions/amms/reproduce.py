@@ -155,36 +155,13 @@ def run_bicubic(budget: str, data_root, skipped: Skipped) -> list[dict]:
 
 
 def _train(scale: int, variant: str, config, runs: str, data_root) -> dict:
-    if not variant:
-        return train_step("amms", scale, config, Path(runs) / f"amms-x{scale}-{_tag(config)}", data_root)
-    from bench.train import train
-
-    spec = {"name": "amms", "args": {"scale": scale, **VARIANTS[variant]}}
-    return train(spec, config, Path(runs) / f"amms-{variant}-x{scale}-{_tag(config)}", data_root)
+    label = f"amms-{variant}-x{scale}" if variant else f"amms-x{scale}"
+    return train_step("amms", scale, config, Path(runs) / f"{label}-{_tag(config)}", data_root,
+                      **VARIANTS.get(variant, {}))
 
 
 def _tag(config) -> str:
     return "paper" if config.budget == "paper" else "ci" if config.iterations <= CI_TRAIN["iterations"] else "smoke"
-
-
-def _evaluate_variant(variant: str, scale: int, datasets: list[str], weights: str, data_root) -> list[dict]:
-    """evaluate_step for a Table 1 row (its weights only fit the model built with the row's overrides)."""
-    from bench.checkpoints import load_weights, training_budget
-    from bench.data.benchmarks import load_test_set
-    from bench.evaluate import evaluate, resolve_device
-    from bench.metrics import get_protocol
-
-    model = load_weights(registry.make("amms", scale=scale, **VARIANTS[variant]), weights)
-    stored = []
-    for dataset in datasets:
-        result = evaluate(model, registry.get("amms"), load_test_set(dataset, scale, data_root),
-                          get_protocol("basicsr"), resolve_device("auto"))
-        result.update(variant=variant, weights=weights,
-                      budget=f"weights trained with budget: {training_budget(weights)}")
-        results.append(result, "evaluate")
-        print(f"amms [{variant}] x{scale} {dataset} (basicsr): PSNR {result['psnr']:.3f} dB", file=sys.stderr)
-        stored.append(result)
-    return stored
 
 
 def run_training(budget: str, rows: str, sets: str | None, data_root, runs: str, skipped: Skipped) -> list[dict]:
@@ -218,10 +195,8 @@ def run_training(budget: str, rows: str, sets: str | None, data_root, runs: str,
             if missing:
                 skipped.add(f"x{scale} evaluation on " + ", ".join(missing), "not downloaded")
             datasets = datasets or [config.val_set]
-        if variant:
-            evaluated = _evaluate_variant(variant, scale, datasets, run["weights"], data_root)
-        else:
-            evaluated = evaluate_step("amms", scale, datasets, weights=run["weights"], data_root=data_root)
+        evaluated = evaluate_step("amms", scale, datasets, weights=run["weights"], data_root=data_root,
+                                  variant=variant, **VARIANTS.get(variant, {}))
         bicubic = evaluate_step("bicubic", scale, datasets, data_root=data_root)  # the same (basicsr) protocol
         for ours, base in zip(evaluated, bicubic, strict=True):
             margin = ours["psnr"] - base["psnr"]

@@ -126,37 +126,13 @@ def run_training(scale: int, budget: str, data_root, runs: str, variant: str = "
         config = paper if budget == "paper" else local_smoke(paper, data_root)  # the default smoke budget
     label = "-".join(p for p in (MODEL, variant, f"x{scale}", budget) if p)
     print(f"training {label}: {config.budget}", file=sys.stderr)
-    if not overrides:
-        return train_step(MODEL, scale, config, Path(runs) / label, data_root), overrides
-    from bench.train import train  # train_step builds the registered default only
-
-    return train({"name": MODEL, "args": {"scale": scale, **overrides}}, config, Path(runs) / label, data_root), \
-        overrides
+    return train_step(MODEL, scale, config, Path(runs) / label, data_root, **overrides), overrides
 
 
 def evaluate_with(scale: int, datasets: list[str], weights: str, overrides: dict, variant: str,
                   data_root=None) -> list[dict]:
-    """``evaluate_step`` for a model built with config ``overrides`` (evaluate_step builds the default)."""
-    if not overrides:
-        return evaluate_step(MODEL, scale, datasets, weights=weights, data_root=data_root, variant=variant)
-    from bench.checkpoints import load_weights, training_budget
-    from bench.data.benchmarks import load_test_set
-    from bench.evaluate import evaluate, resolve_device
-    from bench.metrics import get_protocol
-
-    card = registry.get(MODEL)
-    model = load_weights(registry.make(MODEL, scale=scale, **overrides), weights)
-    stored = []
-    for dataset in datasets:
-        result = evaluate(model, card, load_test_set(dataset, scale, data_root), get_protocol("basicsr"),
-                          resolve_device("auto"), progress=True)
-        budget = f"weights trained with budget: {training_budget(weights)}"
-        result.update(variant=variant, weights=weights, budget=budget)
-        results.append(result, "evaluate")
-        print(f"{MODEL} [{variant}] x{scale} {dataset} (basicsr): PSNR {result['psnr']:.3f} dB, "
-              f"SSIM {result['ssim']:.4f} [{result['budget']}]", file=sys.stderr)
-        stored.append(result)
-    return stored
+    """``evaluate_step`` of the model built with config ``overrides``, recorded under ``variant``."""
+    return evaluate_step(MODEL, scale, datasets, weights=weights, data_root=data_root, variant=variant, **overrides)
 
 
 def evaluate_stages(scale: int, datasets: list[str], weights: str, overrides: dict, variant: str,
