@@ -153,8 +153,8 @@ def test_newton_schulz_iterations_and_accuracy():
             assert (approx - _mpncov_sqrtm(sigma, n)).abs().max().item() < 1e-12
         errors.append(((approx - exact).norm() / exact.norm()).item())
     assert all(later < earlier for earlier, later in zip(errors, errors[1:], strict=False))
-    # SAN's 5 iterations are far from converged at C = 64 (trace-normalised eigenvalues ~1/64): measured 0.24
-    assert 0.1 < errors[4] < 0.4
+    # SAN's 5 iterations are far from converged at C = 64 (trace-normalised eigenvalues ~1/64; 0.24 here)
+    assert errors[4] > 0.1
     assert errors[11] < 1e-9
     single = sqrtm_newton_schulz(sigma.float(), 20).double()
     assert ((single - exact).norm() / exact.norm()).item() < 1e-5
