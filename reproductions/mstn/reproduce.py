@@ -98,37 +98,13 @@ def run_complexity(rows: str, hr: tuple[int, int], counter: str, use_cache: bool
     return table
 
 
-def _evaluate_config(args: dict, scale: int, sets: list[str], weights: str, variant: str, data_root) -> list[dict]:
-    """``evaluate_step`` for a model built with ``args`` (evaluate_step builds the registered defaults)."""
-    from bench.checkpoints import load_weights, training_budget
-    from bench.data.benchmarks import load_test_set
-    from bench.evaluate import evaluate, resolve_device
-    from bench.metrics import get_protocol
-
-    model = registry.make("mstn", scale=scale, **args)
-    load_weights(model, weights)
-    stored = []
-    for dataset in sets:
-        result = evaluate(model, registry.get("mstn"), load_test_set(dataset, scale, data_root),
-                          get_protocol("basicsr"), resolve_device("auto"), progress=False)
-        trained = training_budget(weights)
-        result.update(variant=variant, weights=weights, budget=f"weights trained with budget: {trained}")
-        results.append(result, "evaluate")
-        print(f"mstn [{variant}] x{scale} {dataset}: PSNR {result['psnr']:.3f} dB, SSIM {result['ssim']:.4f} "
-              f"[{result['budget']}]", file=sys.stderr)
-        stored.append(result)
-    return stored
-
-
 def run_training(budget: str, data_root, runs: str) -> dict:
     """One model at x4 (reading A); its weights serve x2 and x4."""
-    from bench.train import train
-
     run_dir = Path(runs) / f"mstn-x4-{budget}"
     if budget == "ci":
         config = local_smoke(recipe(stages=CI_MODEL["stages"]), data_root, **CI_TRAIN)
         print(f"training mstn [ci-narrow] x4, budget: {config.budget}", file=sys.stderr)
-        return train({"name": "mstn", "args": {"scale": 4, **CI_MODEL}}, config, run_dir, data_root)
+        return train_step("mstn", 4, config, run_dir, data_root, **CI_MODEL)
     config = recipe() if budget == "paper" else local_smoke(recipe(), data_root, **SMOKE_TRAIN)
     print(f"training mstn x4, budget: {config.budget}", file=sys.stderr)
     return train_step("mstn", 4, config, run_dir, data_root)
@@ -182,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     summary["training"] = run
     if args.budget == "ci":
         sets = [run.get("val_set") or "samples"]
-        evaluated = [r for s in SCALES for r in _evaluate_config(CI_MODEL, s, sets, run["weights"], "ci-narrow",
-                                                                 args.data_root)]
+        evaluated = [r for s in SCALES for r in evaluate_step("mstn", s, sets, weights=run["weights"],
+                                                              data_root=args.data_root, variant="ci-narrow",
+                                                              **CI_MODEL)]
     else:
         wanted = tuple(args.sets.split(",")) if args.sets else BENCHMARKS if args.budget == "paper" else SMOKE_SETS
         if not args.sets and args.budget != "paper":
