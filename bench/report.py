@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -251,7 +252,7 @@ def learning_curve(metrics_csv: Path, title: str, png: Path) -> bool:
         twin = ax.twinx()
         twin.plot([s for s, _ in val], [p for _, p in val], "o-", color="tab:red", label="validation PSNR")
         twin.set_ylabel("validation PSNR (dB)")
-    ax.set_title(title, fontsize=8)
+    ax.set_title(textwrap.fill(title, 110), fontsize=8)  # the whole budget label, never cut off
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)
@@ -329,7 +330,7 @@ def figures(paper: str, cells: list[Cell], extra: dict[str, list], out: Path) ->
     for index, run in enumerate(extra["training"]):
         name = f"{paper}-training-{index}.png"
         if learning_curve(Path(run.get("run_dir", "")) / "metrics.csv", f"{run['model']} x{run['scale']}: "
-                          f"{run['budget'][:70]}", out / name):
+                          f"{run['budget']}", out / name):
             made.append({"file": name, "caption": f"Learning curve of {run['run_dir']} (budget: {run['budget']})"})
     return made, ""
 

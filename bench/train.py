@@ -377,7 +377,7 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
         from bench.report import learning_curve
 
         curve = run_dir / "learning_curve.png"
-        if learning_curve(metrics_path, f"{spec['name']} x{scale}: {config.budget[:80]}", curve):
+        if learning_curve(metrics_path, f"{spec['name']} x{scale}: {config.budget}", curve):
             summary["learning_curve"] = str(curve)
         summary["val_set"] = config.val_set
         summary["val_psnr"] = last_psnr  # measured at the last step, on the weights just saved
