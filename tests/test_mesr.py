@@ -100,3 +100,20 @@ def test_recipe_is_the_papers():
     assert (config.batch_size, config.lr_patch, config.learning_rate) == (16, 32, 1e-4)
     assert (config.betas, config.eps, config.loss) == ((0.9, 0.999), 1e-8, "charbonnier")
     assert config.milestones == (200_000, 400_000, 600_000, 800_000) and config.train_sets == ("DIV2K-train",)
+
+
+def test_near_identity_rb_init_starts_the_refined_image_at_the_coarse_one():
+    """Eq. 19 at PyTorch's init gates by ~sigmoid(0) = 0.5, so the refined image starts at ~1.5x the coarse
+    one; the near-identity init starts every gate at sigmoid(-5), and trains the gate (its weights get gradient)."""
+    torch.manual_seed(0)
+    model = registry.make("mesr", scale=2, rb_init="near-identity", **SMALL).train()
+    coarse, refined = model(torch.rand(1, 3, 6, 6))
+    assert torch.allclose(refined, coarse * (1 + torch.sigmoid(torch.tensor(-5.0))))
+    refined.sum().backward()
+    assert model.refine.conv1x1.weight.grad.abs().sum() > 0
+    default = registry.make("mesr", scale=2, rb_init="pytorch", **SMALL).refine
+    with torch.no_grad():
+        gate = torch.sigmoid(default.conv1x1(torch.relu(default.conv3x3(coarse))))
+    assert (gate.mean() - 0.5).abs() < 0.1
+    with pytest.raises(ValueError, match="init must be one of"):
+        registry.make("mesr", scale=2, rb_init="zeros", **SMALL)

@@ -24,10 +24,12 @@ from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 from reproductions.baselines.edsr import DIV2K_RGB_MEAN
 
 __all__ = ["MESR", "MSFEB", "FunnelUnit", "SingleScaleUnit", "EfficientChannelAttention", "RefinementBlock",
-           "eca_kernel_size", "OUTPUTS", "SKIPS"]
+           "eca_kernel_size", "OUTPUTS", "SKIPS", "RB_INITS"]
 
 OUTPUTS = ("auto", "refined", "coarse", "both")
 SKIPS = ("merged", "literal")
+RB_INITS = ("pytorch", "near-identity")
+RB_GATE_BIAS = -5.0  # near-identity RB init: gate sigmoid(-5) ~ 0.007 at every pixel
 
 
 def eca_kernel_size(channels: int, rho: float = 1.0, b: float = 0.0) -> int:
@@ -154,11 +156,16 @@ class RefinementBlock(nn.Module):
     """RB, Eq. 19: I_SR2 = I_SR1 * sigmoid(H_1x1(ReLU(H_3x3(I_SR1)))) + I_SR1 [paper]; hidden width not
     given [spec: 64, about 2K params either way]."""
 
-    def __init__(self, channels: int = 64, image_channels: int = 3):
+    def __init__(self, channels: int = 64, image_channels: int = 3, init: str = "near-identity"):
         super().__init__()
+        if init not in RB_INITS:
+            raise ValueError(f"init must be one of {RB_INITS}, got {init!r}")
         self.conv3x3 = nn.Conv2d(image_channels, channels, 3, padding=1)
         self.conv1x1 = nn.Conv2d(channels, image_channels, 1)
         self.act = nn.ReLU(inplace=True)
+        if init == "near-identity":  # the gate starts at sigmoid(-5) ~ 0.007 everywhere: I_SR2 ~ 1.007 I_SR1
+            nn.init.zeros_(self.conv1x1.weight)
+            nn.init.constant_(self.conv1x1.bias, RB_GATE_BIAS)
 
     def forward(self, coarse: torch.Tensor) -> torch.Tensor:
         return coarse * torch.sigmoid(self.conv1x1(self.act(self.conv3x3(coarse)))) + coarse
@@ -168,7 +175,8 @@ class MESR(nn.Module):
     """MESR for one scale. ``output``: ``"auto"`` returns (coarse, refined) in training mode (the two terms
     of the loss, Eq. 20) and the refined image in eval mode; ``"refined"``, ``"coarse"``, ``"both"`` fix it
     (evaluation of either stage). Without the RB (``refine=False``) the coarse image is the only output.
-    Initialisation: PyTorch's defaults [inf: the paper gives none]; every lambda starts at 1 [paper]."""
+    Initialisation: PyTorch's defaults except the RB's gate (``rb_init``) [inf: the paper gives none]; every lambda
+    starts at 1 [paper]."""
 
     def __init__(
         self,
@@ -184,6 +192,9 @@ class MESR(nn.Module):
         rffb: bool = True,  # GFFB + global residual (Table 1's "+RFFB") [paper]
         refine: bool = True,  # the second stage (Table 1's "+RB") [paper]
         rb_channels: int = 64,  # [spec 2.1]
+        # [inf: the paper gives no init] PyTorch's gates at ~sigmoid(0), starting I_SR2 at ~1.5 I_SR1: a smoke run
+        # with it was at 24.4 dB on Set5 x2 after 300 iterations; near-identity starts RB as I_SR2 ~ I_SR1.
+        rb_init: str = "near-identity",
         rgb_mean: bool = True,  # subtract / add the DIV2K mean [spec 2.1: EDSR/MSRN-codebase convention]
         output: str = "auto",  # [inf: the harness trains on every output and evaluates one image]
     ):
@@ -212,7 +223,7 @@ class MESR(nn.Module):
         self.upsample = nn.Sequential(*[m for f in factors for m in (nn.Conv2d(c, c * f * f, 3, padding=1),
                                                                      nn.PixelShuffle(f))])
         self.tail = nn.Conv2d(c, 3, 3, padding=1)  # features -> I_SR1 [spec 2.1]
-        self.refine = RefinementBlock(rb_channels) if refine else None
+        self.refine = RefinementBlock(rb_channels, init=rb_init) if refine else None
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         f0 = torch.relu(self.head(lr - self.mean))
