@@ -119,18 +119,19 @@ def run_init_check(size: int = 24) -> list[dict]:
 
 
 def run_training(scale: int, budget: str, data_root, runs: str, variant: str = "",
-                 iterations: int | None = None) -> tuple[dict, dict]:
-    """Train MESR (or a ``VARIANTS`` row) at ``scale``; returns (run summary, model overrides). ``iterations``
-    replaces the smoke budget's 900."""
+                 smoke_iterations: int = SMOKE_ITERATIONS) -> tuple[dict, dict]:
+    """Train MESR (or a ``VARIANTS`` row) at ``scale``; returns (run summary, model overrides)."""
     overrides = dict(VARIANTS[variant].model) if variant else {}
     paper = recipe(scale, **(VARIANTS[variant].train if variant else {}))
     if budget == "ci":
         overrides.update(CI_MODEL)
         config = local_smoke(paper, data_root, **CI_TRAIN)
+    elif budget == "paper":
+        config = paper
     else:
-        longer = {"iterations": iterations} if iterations else {}
-        config = paper if budget == "paper" else local_smoke(paper, data_root, **longer)
-    label = "-".join(p for p in (MODEL, variant, f"x{scale}", budget, str(iterations or "")) if p)
+        config = local_smoke(paper, data_root, iterations=smoke_iterations)
+        budget = f"smoke-{smoke_iterations}"
+    label = "-".join(p for p in (MODEL, variant, f"x{scale}", budget) if p)
     print(f"training {label}: {config.budget}", file=sys.stderr)
     return train_step(MODEL, scale, config, Path(runs) / label, data_root, **overrides), overrides
 
@@ -200,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                     "a CPU hour and more for a smoke-trained 5M-parameter model (ask with --sets)")
     summary["training"], summary["evaluation"], summary["against_bicubic"] = [], [], []
     for scale in scales:
-        longer = args.smoke_iterations if args.budget == "smoke" else None
-        run, overrides = run_training(scale, args.budget, args.data_root, args.runs, iterations=longer)
+        run, overrides = run_training(scale, args.budget, args.data_root, args.runs,
+                                      smoke_iterations=args.smoke_iterations)
         summary["training"].append(run)
         present, missing = available_sets(wanted, scale, args.data_root)
         if missing:
@@ -217,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         skipped.add("training of the Table 1/2 rows", "ask with --variants NAME,... or all (5 trainings at x4)")
         variants = []
     for variant in variants:
-        longer = args.smoke_iterations if args.budget == "smoke" else None
-        run, overrides = run_training(4, args.budget, args.data_root, args.runs, variant, iterations=longer)
+        run, overrides = run_training(4, args.budget, args.data_root, args.runs, variant, args.smoke_iterations)
         present, _ = available_sets(TABLE_1_SETS, 4, args.data_root)
         summary["training"].append(run)
         summary["evaluation"].append(evaluate_stages(4, present or ["samples"], run["weights"], overrides, variant,
