@@ -9,7 +9,7 @@ from bench.complexity import fvcore_mult_adds
 from bench.reported import reported_numbers
 from bench.train import training_loss
 from reproductions.mesr import VARIANTS
-from reproductions.mesr.model import eca_kernel_size
+from reproductions.mesr.model import RB_SPACES, eca_kernel_size
 from reproductions.mesr.recipe import recipe
 from reproductions.mesr.reproduce import activation_stds
 
@@ -60,8 +60,9 @@ def test_outputs_are_the_two_stages_of_one_network():
         coarse, refined = model.train()(x)  # "auto": both in training mode
         assert torch.equal(model.eval()(x), refined)  # the refined image in eval mode
         rb = model.refine
-        gate = torch.sigmoid(rb.conv1x1(torch.relu(rb.conv3x3(coarse))))
-        assert torch.allclose(refined, coarse * gate + coarse)  # Eq. 19
+        centred = coarse - model.mean  # the default rb_space
+        gate = torch.sigmoid(rb.conv1x1(torch.relu(rb.conv3x3(centred))))
+        assert torch.allclose(refined - model.mean, centred * gate + centred)  # Eq. 19
         for output, expected in (("coarse", coarse), ("refined", refined)):
             other = registry.make("mesr", scale=2, output=output, **SMALL)
             other.load_state_dict(model.state_dict())  # the same weights under every output option
@@ -108,7 +109,8 @@ def test_near_identity_rb_init_starts_the_refined_image_at_the_coarse_one():
     torch.manual_seed(0)
     model = registry.make("mesr", scale=2, rb_init="near-identity", **SMALL).train()
     coarse, refined = model(torch.rand(1, 3, 6, 6))
-    assert torch.allclose(refined, coarse * (1 + torch.sigmoid(torch.tensor(-5.0))))
+    mean = model.mean
+    assert torch.allclose(refined - mean, (coarse - mean) * (1 + torch.sigmoid(torch.tensor(-5.0))))
     refined.sum().backward()
     assert model.refine.conv1x1.weight.grad.abs().sum() > 0
     default = registry.make("mesr", scale=2, rb_init="pytorch", **SMALL).refine
@@ -117,3 +119,44 @@ def test_near_identity_rb_init_starts_the_refined_image_at_the_coarse_one():
     assert (gate.mean() - 0.5).abs() < 0.1
     with pytest.raises(ValueError, match="init must be one of"):
         registry.make("mesr", scale=2, rb_init="zeros", **SMALL)
+
+
+def test_rb_space_decides_what_the_gate_can_do():
+    """Eq. 19's gate is in (0, 1), so on the image (``rb_space="image"``) the refined image is brighter than the
+    coarse one at every pixel; centred on the mean it scales each pixel's distance from the mean, darkening what
+    is below it. Without a mean shift the two readings are one."""
+    torch.manual_seed(0)
+    lr = torch.rand(1, 3, 6, 6)
+    for space in RB_SPACES:
+        model = registry.make("mesr", scale=2, rb_init="pytorch", rb_space=space, **SMALL).eval()
+        model.output = "both"
+        with torch.no_grad():
+            coarse, refined = model(lr)
+        centre = model.mean if space == "centred" else torch.zeros_like(model.mean)
+        away = (coarse - centre).abs() > 1e-3  # the ratio is rounding noise next to the centre
+        gain = ((refined - centre) / (coarse - centre))[away]
+        assert away.float().mean() > 0.9 and gain.min() > 1 and gain.max() < 2
+        if space == "centred":
+            assert (refined < coarse).any() and (refined > coarse).any()
+    with torch.no_grad():
+        plain = [registry.make("mesr", scale=2, rb_space=space, rgb_mean=False, **SMALL).eval() for space in RB_SPACES]
+        plain[1].load_state_dict(plain[0].state_dict())
+        assert torch.equal(plain[0](lr), plain[1](lr))
+    with pytest.raises(ValueError, match="rb_space must be one of"):
+        registry.make("mesr", scale=2, rb_space="lab", **SMALL)
+
+
+def test_rb_probe_starts_near_identity_rb_at_the_coarse_psnr():
+    """The rb_space probe on a reduced, untrained first stage: before any RB step, the near-identity RB is within
+    0.1 dB of the coarse image in both readings and ten times closer to it than PyTorch's init (gate ~0.5)."""
+    from reproductions.mesr.rb_probe import rb_headroom
+
+    torch.manual_seed(0)
+    first_stage = registry.make("mesr", scale=2, output="coarse", **SMALL)
+    rows = rb_headroom(first_stage, 2, train_sets=("samples-train",), eval_set="samples", patches=4, batch=2,
+                       lr_patch=16, steps=1, learning_rates=(1e-4,))
+    at_init = {(row["space"], row["init"]): row["gain_at_init"] for row in rows}
+    assert len(at_init) == len(RB_SPACES) * 2
+    for space in RB_SPACES:
+        near, default = abs(at_init[space, "near-identity"]), abs(at_init[space, "pytorch"])
+        assert near < 0.1 and 10 * near < default, at_init

@@ -6,6 +6,7 @@ Two stages [paper, Fig. 1, Eqs. 1-5 and 19]::
     F_d = MSFEB_d(F_{d-1}), d = 1..24                          deep features (Eq. 2)
     I_SR1 = tail(U(GFFB(F_1..F_24) + F0))                      RFFB = GFFB + global residual; sub-pixel U (Eq. 4)
     I_SR2 = I_SR1 * sigmoid(conv1x1(ReLU(conv3x3(I_SR1)))) + I_SR1      refinement block RB (Eq. 19)
+    (by default on I_SR1 - mean, the mean added back after: ``rb_space``)
 
 An MSFEB is 5 funnel-shaped multi-scale units (BFE, Eqs. 12-17) in weighted sub-residual blocks
 (Eqs. 6-7) and an ECA-style channel attention over ``lam_out * F_d,5 + lam_in * F_{d-1}`` (Eq. 8).
@@ -24,11 +25,12 @@ from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 from reproductions.baselines.edsr import DIV2K_RGB_MEAN
 
 __all__ = ["MESR", "MSFEB", "FunnelUnit", "SingleScaleUnit", "EfficientChannelAttention", "RefinementBlock",
-           "eca_kernel_size", "OUTPUTS", "SKIPS", "RB_INITS"]
+           "eca_kernel_size", "OUTPUTS", "SKIPS", "RB_INITS", "RB_SPACES"]
 
 OUTPUTS = ("auto", "refined", "coarse", "both")
 SKIPS = ("merged", "literal")
 RB_INITS = ("pytorch", "near-identity")
+RB_SPACES = ("centred", "image")
 RB_GATE_BIAS = -5.0  # near-identity RB init: gate sigmoid(-5) ~ 0.007 at every pixel
 
 
@@ -196,6 +198,10 @@ class MESR(nn.Module):
         # with it was at 24.4 dB on Set5 x2 after 300 iterations; near-identity starts RB as I_SR2 ~ I_SR1.
         rb_init: str = "near-identity",
         rgb_mean: bool = True,  # subtract / add the DIV2K mean [spec 2.1: EDSR/MSRN-codebase convention]
+        # [inf: the paper has no mean shift, so it does not say] "centred": Eq. 19 on I_SR1 - mean, the gate scales
+        # contrast; "image" can only brighten (I_SR2 >= I_SR1), and an RB trained there on a frozen x2 first stage
+        # never beat I_SR1 (+0.000 dB at best) where centred gained +0.076 dB (reproductions/mesr/rb_probe.py).
+        rb_space: str = "centred",
         output: str = "auto",  # [inf: the harness trains on every output and evaluates one image]
     ):
         super().__init__()
@@ -205,9 +211,11 @@ class MESR(nn.Module):
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         if not refine and output in ("refined", "both"):
             raise ValueError(f"output {output!r} needs the refinement block (refine=True)")
+        if rb_space not in RB_SPACES:
+            raise ValueError(f"rb_space must be one of {RB_SPACES}, got {rb_space!r}")
         if scale not in (2, 3, 4):
             raise ValueError(f"MESR has x2, x3 and x4 upsamplers, not x{scale}")
-        self.scale, self.output, self.rffb = scale, output, rffb
+        self.scale, self.output, self.rffb, self.rb_space = scale, output, rffb, rb_space
         self.register_buffer("mean", torch.tensor(DIV2K_RGB_MEAN if rgb_mean else (0.0, 0.0, 0.0)).view(1, 3, 1, 1),
                              persistent=False)
         c = width
@@ -238,7 +246,7 @@ class MESR(nn.Module):
         mode = self.output if self.output != "auto" else ("both" if self.training else "refined")
         if self.refine is None or mode == "coarse":
             return coarse
-        refined = self.refine(coarse)
+        refined = self.refine(coarse) if self.rb_space == "image" else self.refine(coarse - self.mean) + self.mean
         return (coarse, refined) if mode == "both" else refined
 
     def analytic_mult_adds(self, lr_h: int, lr_w: int) -> int:

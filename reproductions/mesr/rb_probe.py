@@ -1,0 +1,105 @@
+"""How much can MESR's refinement block gain over a fixed first stage? ``python -m reproductions.mesr.rb_probe``.
+
+The decision aid behind ``rb_space`` (model.py). The first stage of a trained MESR is frozen and its coarse
+images are computed once, for a pool of training patches and for Set5; a fresh RB (Eq. 19) is then trained
+alone under each reading and learning rate, and the probe prints refined - coarse PSNR on Set5 (``basicsr``
+protocol) before and after. A probe, not a paper number: it prints and stores nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+import torch
+
+from bench import registry
+from bench.checkpoints import load_weights
+from bench.data.benchmarks import Pair, load_test_set, make_lr
+from bench.data.training import PatchSampler, load_training_images
+from bench.metrics import get_protocol, reference_planes, score
+from bench.train import training_loss
+from reproductions.mesr.model import RB_INITS, RB_SPACES, RefinementBlock
+from reproductions.mesr.recipe import recipe
+
+
+def _lr_input(pair: Pair, scale: int) -> torch.Tensor:
+    lr = pair.lr if pair.lr is not None else make_lr(pair.hr, scale)  # the set's LR files, else MATLAB bicubic
+    return lr.expand(3, *lr.shape[-2:])[None].float() / 255  # grayscale as equal RGB channels, as evaluate does
+
+
+def _mean_psnr(images: list[torch.Tensor], truths: list[torch.Tensor], scale: int) -> float:
+    protocol = get_protocol("basicsr")
+    return sum(score(sr, hr, scale, protocol)[0] for sr, hr in zip(images, truths, strict=True)) / len(images)
+
+
+def rb_headroom(first_stage: torch.nn.Module, scale: int, data_root=None, train_sets=("B100", "Urban100"),
+                eval_set: str = "Set5", patches: int = 640, lr_patch: int = 32, batch: int = 16,
+                steps: int = 1500, learning_rates=(1e-4, 1e-3), spaces=RB_SPACES, inits=RB_INITS,
+                seed: int = 0) -> list[dict]:
+    """One row per (space, init, learning rate): Set5 PSNR of refined - coarse before and after training."""
+    first_stage = first_stage.eval()
+    mean = first_stage.mean
+    sampler = PatchSampler(load_training_images(list(train_sets), scale, data_root), scale, lr_patch)
+    draws = torch.Generator().manual_seed(seed)
+    pool_coarse, pool_hr = [], []
+    with torch.no_grad():
+        for start in range(0, patches, batch):
+            lr, hr = sampler.batch(draws, min(batch, patches - start))
+            pool_coarse.append(first_stage(lr))
+            pool_hr.append(hr)
+        pool_coarse, pool_hr = torch.cat(pool_coarse), torch.cat(pool_hr)
+        pairs = load_test_set(eval_set, scale, data_root).pairs
+        test_coarse = [first_stage(_lr_input(p, scale))[0] for p in pairs]
+    truths = [reference_planes(p.hr, get_protocol("basicsr")) for p in pairs]
+    coarse_psnr = _mean_psnr(test_coarse, truths, scale)
+    loss_config = dataclasses.replace(recipe(scale), loss_weights=())  # Charbonnier on the refined image
+
+    rows = []
+    for space in spaces:
+        for init in inits:
+            for rate in learning_rates:
+                torch.manual_seed(seed)
+                rb = RefinementBlock(init=init)
+                centre = mean if space == "centred" else torch.zeros_like(mean)  # as MESR.forward
+
+                def gain(rb=rb, centre=centre) -> float:
+                    with torch.no_grad():
+                        refined = [rb(c[None] - centre)[0] + centre[0] for c in test_coarse]
+                    return _mean_psnr(refined, truths, scale) - coarse_psnr
+
+                before = gain()
+                optimizer = torch.optim.Adam(rb.parameters(), rate)
+                picks = torch.Generator().manual_seed(seed + 1)
+                for _ in range(steps):
+                    i = torch.randint(len(pool_coarse), (batch,), generator=picks)
+                    loss = training_loss(loss_config, rb(pool_coarse[i] - centre) + centre, pool_hr[i])
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                row = {"space": space, "init": init, "learning_rate": rate, "steps": steps,
+                       "gain_at_init": before, "gain_after": gain(), "coarse_psnr": coarse_psnr}
+                rows.append(row)
+                print(f"{space:8} {init:14} lr {rate:g}: refined - coarse on {eval_set} {before:+.3f} dB at init, "
+                      f"{row['gain_after']:+.3f} dB after {steps} RB-only steps", file=sys.stderr)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reproductions.mesr.rb_probe", description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", required=True, help="a trained MESR's weights (e.g. runs/mesr-x2-smoke-4000/"
+                                                         "final.safetensors); only its first stage is used")
+    parser.add_argument("--scale", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--data-root", default=None, help="default: $BENCH_DATA_ROOT")
+    args = parser.parse_args(argv)
+    first_stage = load_weights(registry.make("mesr", scale=args.scale, output="coarse"), args.weights)
+    print(f"RB-only training on a frozen first stage ({args.weights}); a decision aid, not a paper number",
+          file=sys.stderr)
+    rb_headroom(first_stage, args.scale, args.data_root, steps=args.steps)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
