@@ -160,3 +160,5 @@ def test_rb_probe_starts_near_identity_rb_at_the_coarse_psnr():
     for space in RB_SPACES:
         near, default = abs(at_init[space, "near-identity"]), abs(at_init[space, "pytorch"])
         assert near < 0.1 and 10 * near < default, at_init
+    with pytest.raises(ValueError, match="first stage alone"):
+        rb_headroom(registry.make("mesr", scale=2, **SMALL), 2)

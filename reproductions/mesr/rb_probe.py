@@ -39,6 +39,9 @@ def rb_headroom(first_stage: torch.nn.Module, scale: int, data_root=None, train_
                 steps: int = 1500, learning_rates=(1e-4, 1e-3), spaces=RB_SPACES, inits=RB_INITS,
                 seed: int = 0) -> list[dict]:
     """One row per (space, init, learning rate): Set5 PSNR of refined - coarse before and after training."""
+    if first_stage.output != "coarse":
+        raise ValueError(f"the probe needs the first stage alone: build MESR with output='coarse', "
+                         f"not {first_stage.output!r}")
     first_stage = first_stage.eval()
     mean = first_stage.mean
     sampler = PatchSampler(load_training_images(list(train_sets), scale, data_root), scale, lr_patch)
