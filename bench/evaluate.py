@@ -42,7 +42,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def _model_input(pair, scale: float, protocol: Protocol, card: ModelCard) -> tuple[torch.Tensor, torch.Tensor]:
+def model_input(pair, scale: float, protocol: Protocol, card: ModelCard) -> tuple[torch.Tensor, torch.Tensor]:
     """(LR input ``[1, C, h, w]`` in [0, 1], ground-truth planes on 0..255)."""
     truth = reference_planes(pair.hr, protocol)
     if protocol.degrade_y:
@@ -79,7 +79,7 @@ def evaluate(
                disable=None if progress else True, leave=False)  # None: only on a terminal
     with torch.inference_mode():
         for pair in bar:
-            lr, truth = _model_input(pair, scale, protocol, card)
+            lr, truth = model_input(pair, scale, protocol, card)
             lr = lr.to(device)
             sr = (self_ensemble(model, lr) if ensemble else model(lr))[0]
             if sr.shape[-2:] != truth.shape[-2:]:

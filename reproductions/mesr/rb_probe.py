@@ -16,17 +16,13 @@ import torch
 
 from bench import registry
 from bench.checkpoints import load_weights
-from bench.data.benchmarks import Pair, load_test_set, make_lr
+from bench.data.benchmarks import load_test_set
 from bench.data.training import PatchSampler, load_training_images
-from bench.metrics import get_protocol, reference_planes, score
+from bench.evaluate import model_input
+from bench.metrics import get_protocol, score
 from bench.train import training_loss
 from reproductions.mesr.model import RB_INITS, RB_SPACES, RefinementBlock
 from reproductions.mesr.recipe import recipe
-
-
-def _lr_input(pair: Pair, scale: int) -> torch.Tensor:
-    lr = pair.lr if pair.lr is not None else make_lr(pair.hr, scale)  # the set's LR files, else MATLAB bicubic
-    return lr.expand(3, *lr.shape[-2:])[None].float() / 255  # grayscale as equal RGB channels, as evaluate does
 
 
 def _mean_psnr(images: list[torch.Tensor], truths: list[torch.Tensor], scale: int) -> float:
@@ -53,9 +49,10 @@ def rb_headroom(first_stage: torch.nn.Module, scale: int, data_root=None, train_
             pool_coarse.append(first_stage(lr))
             pool_hr.append(hr)
         pool_coarse, pool_hr = torch.cat(pool_coarse), torch.cat(pool_hr)
-        pairs = load_test_set(eval_set, scale, data_root).pairs
-        test_coarse = [first_stage(_lr_input(p, scale))[0] for p in pairs]
-    truths = [reference_planes(p.hr, get_protocol("basicsr")) for p in pairs]
+        card, protocol = registry.get("mesr"), get_protocol("basicsr")
+        inputs = [model_input(p, scale, protocol, card) for p in load_test_set(eval_set, scale, data_root).pairs]
+        test_coarse = [first_stage(lr)[0] for lr, _ in inputs]
+    truths = [truth for _, truth in inputs]
     coarse_psnr = _mean_psnr(test_coarse, truths, scale)
     loss_config = dataclasses.replace(recipe(scale), loss_weights=())  # Charbonnier on the refined image
 
