@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from bench import BenchError, registry
+from bench.measurements import budget
 
 
 def _emit(payload: dict[str, Any], as_json: bool, text: str) -> None:
@@ -29,7 +30,7 @@ def cmd_list(args: argparse.Namespace) -> None:
     cards = registry.list_models(args.pattern)
     models = [
         {"model": c.name, "paper": c.paper, "scales": list(c.scales) if c.scales else "any",
-         "channels": c.channels, "description": c.description}
+         "channels": c.channels, "description": c.description, "config": c.config_fields()}
         for c in cards
     ]
     width = max((len(c.name) for c in cards), default=5)
@@ -39,10 +40,11 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from bench import results
-    from bench.checkpoints import load_weights, training_budget
+    from bench.checkpoints import load_weights
     from bench.data.benchmarks import load_test_set
     from bench.evaluate import evaluate, resolve_device
     from bench.metrics import get_protocol
+    from bench.reproduce import weights_budget
 
     card = registry.get(args.model)
     protocol = get_protocol(args.protocol)
@@ -56,8 +58,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     result = evaluate(model, card, test_set, protocol, device, progress=not args.quiet, ensemble=args.self_ensemble)
     result["weights"] = args.weights or "none (parameter-free)"
-    trained = training_budget(args.weights) if args.weights else None
-    result["budget"] = f"weights trained with budget: {trained}" if trained else "inference only"
+    result["budget"] = weights_budget(args.weights, released=bool(args.weights)
+                                       and not args.weights.endswith(".safetensors"))
     if not args.no_save:
         result["stored_as"] = str(results.append(result, "evaluate", args.results_dir))
     rows = [f"  {r['name']:<20} {_fmt(r['psnr'], 3):>8} dB  {r['ssim']:.4f}" for r in result["per_image"]]
@@ -97,7 +99,10 @@ def cmd_complexity(args: argparse.Namespace) -> None:
     result = complexity(model, args.scale, hr=hr, lr_pad=args.lr_pad, use_cache=not args.no_cache,
                         as_trained=args.as_trained)
     if not args.no_save:
-        result["stored_as"] = str(results.append({**result, "device": "cpu"}, "complexity", args.results_dir))
+        base, variant = registry.split_name(result["model"])
+        record = {**result, "model": base, "variant": variant, "device": "cpu",
+                  "budget": budget("none", "model size only: no training")}
+        result["stored_as"] = str(results.append(record, "complexity", args.results_dir))
     g = 1e9
     lines = [
         f"{result['model']} x{args.scale}, {result['form']}: HR {result['hr_size']}, LR {result['lr_size']} "
@@ -127,6 +132,7 @@ def cmd_time(args: argparse.Namespace) -> None:
     from bench.timing import time_reparameterization
 
     device = resolve_device(args.device)
+    card = registry.get(args.model)
     model = registry.make(args.model, scale=args.scale)
     if args.weights:
         from bench.checkpoints import load_weights
@@ -138,10 +144,11 @@ def cmd_time(args: argparse.Namespace) -> None:
         height, width = lr_size(_size(args.hr), args.scale)
     warmup = args.warmup if args.warmup is not None else (25 if device.type == "cuda" else 2)
     repeats = args.repeats if args.repeats is not None else (100 if device.type == "cuda" else 10)
-    result = {"model": args.model, "scale": args.scale,
+    base, variant = registry.split_name(card.name)
+    result = {"model": base, "variant": variant, "scale": args.scale,
               **time_reparameterization(model, (1, 3, height, width), device, warmup, repeats)}
     result["weights"] = args.weights or "random init (latency does not depend on the values)"
-    result["budget"] = "trained weights" if args.weights else "random weights (latency needs no training)"
+    result["budget"] = budget("none", "given weights" if args.weights else "random weights: latency needs no training")
     if not args.no_save:
         result["stored_as"] = str(results.append(result, "time", args.results_dir))
     b = result["before"]
@@ -167,9 +174,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     card = registry.get(args.model)
     card.check_scale(args.scale)
-    if card.recipe is None:
-        raise BenchError(f"{card.name} has no training recipe registered")
-    config: TrainConfig = card.recipe(args.scale)
+    config: TrainConfig = card.build_recipe(args.scale)
     budget_fields = {k: v for k, v in (("iterations", args.iterations), ("batch_size", args.batch_size),
                                        ("lr_patch", args.lr_patch), ("val_set", args.val_set)) if v is not None}
     if args.train_sets:
@@ -181,7 +186,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         other.update(budget_fields)
     changed = ", ".join(f"{k} {v} (recipe {getattr(config, k)})" for k, v in other.items() if getattr(config, k) != v)
     if changed:
-        config = dataclasses.replace(config, **other, budget=f"{config.budget}; overridden: {changed}")
+        config = dataclasses.replace(config, **other, budget=f"{config.budget}; overridden: {changed}",
+                                     overrides={**config.overrides, **other})
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     run_dir = args.run_dir or f"runs/{card.name}-x{args.scale}-{args.recipe}-{stamp}"
     summary = train({"name": card.name, "args": {"scale": args.scale}}, config, run_dir, args.data_root,

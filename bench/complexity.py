@@ -35,7 +35,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench import BenchError
 from bench.reparam import reparameterize
 
-__all__ = ["lr_size", "count_params", "fvcore_mult_adds", "meta_mult_adds", "complexity"]
+__all__ = ["COUNTERS", "lr_size", "count_params", "fvcore_mult_adds", "meta_mult_adds", "complexity"]
+
+# How Mult-Adds are counted: fvcore on a real forward pass (the reference the reports show); FlopCounterMode
+# on the meta device (shapes only: seconds, equal to fvcore where a model has only conv/linear/matmul ops);
+# the model's own formula, cross-checked on the meta device; or params only.
+COUNTERS = ("fvcore", "meta", "analytic", "none")
 
 DEFAULT_HR = (1024, 720)  # width x height of the HR output
 # fvcore operators that FlopCounterMode also counts (1 MAC = 2 FLOPs there); the rest are norms/resampling.
@@ -110,6 +115,11 @@ def meta_mult_adds(model: nn.Module, shape: tuple[int, ...]) -> int:
 
 
 def _cache_key(spec: dict, settings: dict, model: nn.Module) -> str:
+    """Everything a count depends on: the spec and its resolved config (a registered default or a variant's
+    override that changes moves the key), the sizes, the versions, and the source of the model's class and of
+    this counter."""
+    from bench import registry
+
     source = inspect.getsourcefile(type(model)) or ""
     code = Path(source).read_bytes() if source and Path(source).is_file() else b""
     try:
@@ -118,9 +128,13 @@ def _cache_key(spec: dict, settings: dict, model: nn.Module) -> str:
         fvcore_version = getattr(fvcore, "__version__", "?")
     except ImportError:
         fvcore_version = None
-    blob = json.dumps({"spec": spec, **settings, "torch": torch.__version__, "fvcore": fvcore_version,
-                       "code": hashlib.sha256(code).hexdigest(), "counter": hashlib.sha256(
-                           Path(__file__).read_bytes()).hexdigest()}, sort_keys=True)
+    try:
+        config = {**registry.get(spec["name"]).defaults, **spec.get("args", {})}
+    except BenchError:  # a module built outside the registry
+        config = spec.get("args", {})
+    blob = json.dumps({"spec": spec, "config": config, **settings, "torch": torch.__version__,
+                       "fvcore": fvcore_version, "code": hashlib.sha256(code).hexdigest(),
+                       "counter": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -130,12 +144,15 @@ def cache_dir() -> Path:
 
 
 def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, lr_pad: str = "none",
-               use_cache: bool = True, cross_check: bool = True, as_trained: bool = False) -> dict[str, Any]:
+               use_cache: bool = True, cross_check: bool = True, as_trained: bool = False,
+               counter: str = "fvcore") -> dict[str, Any]:
     """Params and Mult-Adds of ``model`` (built by the registry: it carries ``.spec``). Papers report the
     deployed form, so reparameterisable branches are merged first unless ``as_trained``."""
+    if counter not in COUNTERS:
+        raise BenchError(f"unknown counter {counter!r}; use one of {', '.join(COUNTERS)}")
     lr_h, lr_w = lr_size(hr, scale, lr_pad, getattr(model, "window", None))
     settings = {"hr": list(hr), "lr": [lr_h, lr_w], "lr_pad": lr_pad, "cross_check": cross_check,
-                "as_trained": as_trained}
+                "as_trained": as_trained, **({} if counter == "fvcore" else {"counter": counter})}
     spec = getattr(model, "spec", {"name": type(model).__name__, "args": {"scale": scale}})
     path = cache_dir() / f"{_cache_key(spec, settings, model)}.json"
     if use_cache and path.is_file():
@@ -147,24 +164,33 @@ def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, l
     if not as_trained:
         model = copy.deepcopy(model)
         merged = reparameterize(model)
-    print(f"counting {spec['name']} x{scale} at LR {lr_w}x{lr_h} (one full forward pass) ...", file=sys.stderr)
-    torch.manual_seed(0)
-    x = torch.rand(1, 3, lr_h, lr_w)
+    shape = (1, 3, lr_h, lr_w)
     result: dict[str, Any] = {
         "model": spec["name"], "scale": scale, "hr_size": f"{hr[0]}x{hr[1]}", "lr_size": f"{lr_w}x{lr_h}",
-        "lr_pad": lr_pad, **count_params(model), **fvcore_mult_adds(model, x),
-        "counter": "fvcore 1/MAC + scaled_dot_product_attention handle",
+        "lr_pad": lr_pad, **count_params(model),
         "form": "as trained" if as_trained else f"deployed ({merged} modules reparameterized)",
     }
-    if cross_check:
+    if counter == "fvcore":
+        print(f"counting {spec['name']} x{scale} at LR {lr_w}x{lr_h} (one full forward pass) ...", file=sys.stderr)
+        torch.manual_seed(0)
+        result.update(**fvcore_mult_adds(model, torch.rand(shape)),
+                      counter="fvcore 1/MAC + scaled_dot_product_attention handle")
+    elif counter == "meta":
+        result.update(mult_adds=meta_mult_adds(model, shape), counter="torch FlopCounterMode on the meta device, "
+                      "in MACs (conv, linear, matmul; no norms or resampling)")
+        result["meta_mult_adds"] = result["mult_adds"]
+    elif counter == "analytic":
+        result.update(counter="the model's own formula (conv + matmul), cross-checked on the meta device",
+                      cross_check={"flop_counter_mode_macs": meta_mult_adds(model, shape)})
+    if cross_check and counter == "fvcore":
         matmul_like = sum(v for k, v in result["by_operator"].items() if k in MATMUL_LIKE)
-        meta = meta_mult_adds(model, tuple(x.shape))
+        meta = meta_mult_adds(model, shape)
         result["cross_check"] = {
             "fvcore_matmul_like": matmul_like, "flop_counter_mode_macs": meta,
             "relative_difference": abs(matmul_like - meta) / max(meta, 1),
         }
     analytic = getattr(model, "analytic_mult_adds", None)
-    if callable(analytic):
+    if callable(analytic) and counter != "none":
         window = getattr(model, "window", 1)  # the model pads its input to whole windows
         result["analytic_mult_adds"] = analytic(-(-lr_h // window) * window, -(-lr_w // window) * window)
     if use_cache:

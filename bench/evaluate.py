@@ -90,7 +90,8 @@ def evaluate(
     seconds = time.perf_counter() - start
     psnrs = [r["psnr"] for r in per_image]
     return {
-        "model": card.name,
+        "model": card.base,
+        "variant": card.variant_name,
         "spec": getattr(model, "spec", {"name": card.name, "args": {"scale": scale}}),
         "paper": card.paper,
         "dataset": test_set.name,

@@ -4,6 +4,10 @@ Records of the results store are flattened into ``Measurement`` rows keyed by ``
 joins them with the reported numbers; the regression gate compares them with committed baselines.
 Both use ``latest``: for each key, the newest full-budget measurement if there is one, else the
 newest short-budget one (a smoke run never hides a real reproduction).
+
+A record's budget is structured: ``{"tier": ..., "overrides": {...}, "note": ...}``. The tier is ``ci``,
+``smoke`` or ``paper`` for measurements of weights trained here, ``none`` for those that need no training
+(sizes, parameter-free models, random-weight timings, the authors' released weights).
 """
 
 from __future__ import annotations
@@ -12,7 +16,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Key", "Measurement", "flatten", "latest", "is_short_budget"]
+__all__ = ["Key", "Measurement", "budget", "budget_text", "tier_of", "flatten", "latest", "is_short_budget"]
+
+SHORT_TIERS = ("ci", "smoke")
+
+
+def budget(tier: str, note: str = "", **overrides: Any) -> dict[str, Any]:
+    """A record's budget: its tier, what it changed from the paper's recipe, and a human note."""
+    return {"tier": tier, "overrides": overrides, "note": note}
+
+
+def tier_of(budget: Any) -> str:
+    """The tier of a record's budget; budgets stored as prose (before they were structured) are read."""
+    if isinstance(budget, dict):
+        return str(budget.get("tier", "none"))
+    text = str(budget)
+    return "smoke" if "smoke" in text else "paper" if "paper" in text.split(":")[0] else "none"
+
+
+def budget_text(budget: Any) -> str:
+    """One line for people: the tier and what it changed."""
+    if not isinstance(budget, dict):
+        return str(budget)
+    changes = ", ".join(f"{k} {v}" for k, v in budget.get("overrides", {}).items())
+    return "; ".join(p for p in (budget.get("tier", ""), budget.get("note", ""), changes) if p)
 
 
 @dataclass(frozen=True, order=True)
@@ -35,8 +62,12 @@ class Key:
 class Measurement:
     key: Key
     value: float
-    budget: str
+    budget: Any  # the record's budget (see ``budget``)
     record: dict[str, Any]
+
+    @property
+    def tier(self) -> str:
+        return tier_of(self.budget)
 
     @property
     def short_budget(self) -> bool:
@@ -44,13 +75,13 @@ class Measurement:
 
     def provenance(self) -> str:
         p = self.record.get("provenance", {})
-        return (f"budget: {self.budget}; commit {p.get('git_commit') or '?'}; {p.get('device_name', '?')}; "
-                f"torch {p.get('torch', '?')}; {p.get('time', '?')}")
+        return (f"budget: {budget_text(self.budget)}; commit {p.get('git_commit') or '?'}; "
+                f"{p.get('device_name', '?')}; torch {p.get('torch', '?')}; {p.get('time', '?')}")
 
 
-def is_short_budget(budget: str) -> bool:
-    """Short budgets are labelled 'smoke' by ``bench.train.smoke``; they never count as a reproduction."""
-    return "smoke" in budget
+def is_short_budget(budget: Any) -> bool:
+    """Weights trained with a ci or smoke budget: never counted as a reproduction."""
+    return tier_of(budget) in SHORT_TIERS
 
 
 def _scale(value: Any) -> str:
@@ -59,7 +90,7 @@ def _scale(value: Any) -> str:
 
 def flatten(record: dict[str, Any]) -> list[Measurement]:
     """The measurements one stored record holds (none for kinds without comparable numbers)."""
-    kind, budget = record.get("kind"), str(record.get("budget", ""))
+    kind, budget = record.get("kind"), record.get("budget", "")
     base = {"model": record.get("model", ""), "variant": record.get("variant", ""),
             "scale": _scale(record.get("scale"))}
     rows: list[tuple[Key, Any]] = []
@@ -73,6 +104,9 @@ def flatten(record: dict[str, Any]) -> list[Measurement]:
             rows.append((Key(**base, metric=metric, protocol=record.get("hr_size", "")), record.get(metric)))
     elif kind == "time" and "max_abs_diff" in record:
         rows = [(Key(**base, metric="reparam_max_abs_diff"), record["max_abs_diff"])]
+    elif kind == "compare":  # a model against a reference (bicubic) on the same set and protocol
+        rows = [(Key(**base, metric=f"psnr_over_{record['reference']}", dataset=record["dataset"],
+                     protocol=record["protocol"]), record.get("margin"))]
     return [Measurement(key, float(value), budget, record) for key, value in rows if value is not None]
 
 

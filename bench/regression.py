@@ -5,11 +5,13 @@ Compares the latest measurements in the results store with a committed baseline 
 - a PSNR fell by more than its tolerance (default 0.05 dB; an entry may carry its own ``tolerance``),
 - a params or Mult-Adds count changed at all,
 - a reparameterisation equivalence broke (max |before - after| above the entry's ``limit``),
+- a margin over a reference (``psnr_over_bicubic``) fell by more than its tolerance,
 - or a baselined measurement is missing from the run.
 
-A measurement only stands in for a baseline entry when its budget is the same (a smoke PSNR is
-never compared with a full-budget one). ``--update`` rewrites the baseline from the measurements on
-purpose, keeping per-entry tolerances; review its diff like code.
+A measurement stands in for a baseline entry when its budget tier is the same (a smoke PSNR is never
+compared with a full-budget one); a changed recipe of the same tier is compared, not called missing.
+The statuses come from ``bench.verdicts.regression``. ``--update`` rewrites the baseline from the
+measurements on purpose, keeping per-entry tolerances; review its diff like code.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ from typing import Any
 
 from bench import BenchError, results
 from bench.measurements import Key, Measurement, flatten
+from bench.verdicts import regression
 
 __all__ = ["GATED", "compare", "baseline_from", "main"]
 
-DEFAULT_PSNR_TOLERANCE = 0.05
-DEFAULT_REPARAM_LIMIT = 1e-4  # float32 round-off of a whole model is ~1e-6; a broken merge is ~1e-1
-GATED = ("psnr", "params", "mult_adds", "reparam_max_abs_diff")
+GATED = ("psnr", "params", "mult_adds", "reparam_max_abs_diff", "psnr_over_bicubic")
 
 
 @dataclasses.dataclass
@@ -45,33 +46,23 @@ class Outcome:
 
 
 def _measurements(records: list[dict[str, Any]]) -> dict[tuple[Key, str], Measurement]:
-    """Latest measurement per (key, budget); records come oldest first."""
+    """Latest measurement per (key, budget tier); records come oldest first."""
     found: dict[tuple[Key, str], Measurement] = {}
     for record in records:
         for m in flatten(record):
             if m.key.metric in GATED:
-                found[(m.key, m.budget)] = m
+                found[(m.key, m.tier)] = m
     return found
 
 
-def _check(entry: dict[str, Any], measured: Measurement | None, budgets_seen: list[str]) -> Outcome:
+def _check(entry: dict[str, Any], measured: Measurement | None, tiers_seen: list[str]) -> Outcome:
     key = Key(**entry["key"])
     base = float(entry["value"])
     if measured is None:
-        detail = f"measured only with budget {budgets_seen[0]!r}" if budgets_seen else "not measured in this run"
+        detail = f"measured only with budget tier {tiers_seen[0]!r}" if tiers_seen else "not measured in this run"
         return Outcome(key.label(), base, None, "MISSING", detail)
-    value = measured.value
-    if key.metric == "psnr":
-        tolerance = float(entry.get("tolerance", DEFAULT_PSNR_TOLERANCE))
-        if value < base - tolerance:
-            return Outcome(key.label(), base, value, "FELL", f"fell by more than {tolerance:g} dB")
-        return Outcome(key.label(), base, value, "improved" if value > base + tolerance else "ok")
-    if key.metric in ("params", "mult_adds"):
-        return Outcome(key.label(), base, value, "ok" if value == base else "CHANGED",
-                       "" if value == base else "counts must not change without --update")
-    limit = float(entry.get("limit", DEFAULT_REPARAM_LIMIT))
-    return Outcome(key.label(), base, value, "ok" if value <= limit else "BROKEN",
-                   "" if value <= limit else f"reparameterised output differs by more than {limit:g}")
+    status, detail = regression(key.metric, base, measured.value, entry.get("tolerance"), entry.get("limit"))
+    return Outcome(key.label(), base, measured.value, status, detail)
 
 
 def compare(baseline: dict[str, Any], records: list[dict[str, Any]]) -> list[Outcome]:
@@ -79,18 +70,18 @@ def compare(baseline: dict[str, Any], records: list[dict[str, Any]]) -> list[Out
     outcomes = []
     for entry in baseline["entries"]:
         key = Key(**entry["key"])
-        budgets = [b for (k, b) in measured if k == key]
-        outcomes.append(_check(entry, measured.get((key, entry["budget"])), budgets))
+        tiers = [t for (k, t) in measured if k == key]
+        outcomes.append(_check(entry, measured.get((key, entry["tier"])), tiers))
     return outcomes
 
 
 def baseline_from(records: list[dict[str, Any]], previous: dict[str, Any] | None, about: str) -> dict[str, Any]:
     """A baseline of every gated measurement in ``records``, keeping the previous entries' tolerances."""
-    kept = {(json.dumps(e["key"], sort_keys=True), e["budget"]): e for e in (previous or {}).get("entries", [])}
+    kept = {(json.dumps(e["key"], sort_keys=True), e["tier"]): e for e in (previous or {}).get("entries", [])}
     entries = []
-    for (key, budget), m in sorted(_measurements(records).items(), key=lambda item: (item[0][0], item[0][1])):
-        entry = {"key": dataclasses.asdict(key), "budget": budget, "value": m.value}
-        old = kept.get((json.dumps(entry["key"], sort_keys=True), budget), {})
+    for (key, tier), m in sorted(_measurements(records).items(), key=lambda item: (item[0][0], item[0][1])):
+        entry = {"key": dataclasses.asdict(key), "tier": tier, "value": m.value}
+        old = kept.get((json.dumps(entry["key"], sort_keys=True), tier), {})
         entry.update({k: old[k] for k in ("tolerance", "limit") if k in old})
         entries.append(entry)
     return {"about": about, "entries": entries}

@@ -1,15 +1,9 @@
 """Reported beside measured, cell by cell: ``python -m bench.report --html [--markdown] [--out DIR]``.
 
 Every number of every paper's ``reported.csv`` gets a cell: the reported value, the latest measured
-twin from the results store (``bench.measurements.latest``), the delta and a verdict:
-
-- ``match``: the measured value rounds to the printed one (within half a unit of its last digit);
-- ``within tolerance``: |delta| <= the metric's tolerance (``TOLERANCES``);
-- ``differs``: outside it;
-- ``short budget``: a PSNR/SSIM of weights trained with a smoke budget. Shown, never judged as a
-  reproduction of the paper's full-budget number;
-- ``not measured``: with the reason (model not built here, metric not measurable, or the command
-  that would measure it).
+twin from the results store (``bench.measurements.latest``), the delta and a verdict from
+``bench.verdicts`` (match, within tolerance, differs, short budget), or ``not measured`` with the reason
+(model not built here, metric not measurable, or the command that would measure it).
 
 HTML pages (index + one per paper) come from the jinja2 templates in ``reports/templates/`` with
 autoescaping on (model names and notes are data) and no external assets, so they work offline.
@@ -25,25 +19,19 @@ import re
 import sys
 import textwrap
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bench import BenchError, registry, results
-from bench.measurements import Key, Measurement, latest
+from bench.measurements import Key, Measurement, budget_text, latest
 from bench.reported import Reported, known_differences, paper_titles, reported_numbers
+from bench.verdicts import VERDICTS, relative_metric
+from bench.verdicts import judge as verdict_of
 
 __all__ = ["Cell", "build_cells", "render_html", "render_markdown", "main"]
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
 DEFAULT_HR = "1024x720"
-# (kind, tolerance): absolute for quality metrics, relative for sizes (the issues' targets).
-TOLERANCES = {"psnr": ("abs", 0.05), "ssim": ("abs", 0.002), "mult_adds": ("rel", 0.03),
-              "analytic_mult_adds": ("rel", 0.03),
-              "params": ("rel", 0.02), "params_trainable": ("rel", 0.02), "params_leaf_modules": ("rel", 0.02)}
-# MSRA-SR's Table 4 prints "FLOPs" whose values equal Table 1's Mult-Adds for the same model: one count.
-METRIC_ALIASES = {"flops": "mult_adds"}
-VERDICTS = ("match", "within tolerance", "differs", "short budget", "not measured")
 
 
 @dataclass
@@ -59,7 +47,7 @@ class Cell:
 
     @property
     def relative(self) -> bool:
-        return TOLERANCES.get(self.key.metric if self.key else "", ("abs", 0))[0] == "rel"
+        return relative_metric(self.key.metric if self.key else "")
 
     def delta_text(self) -> str:
         if self.delta is None:
@@ -67,6 +55,9 @@ class Cell:
         if self.relative:
             return f"{self.delta / self.reported.value:+.1%}"
         return f"{self.delta:+.4f}" if self.key and self.key.metric == "ssim" else f"{self.delta:+.3f}"
+
+    def measured_text(self) -> str:
+        return "" if self.measured is None else format_value(self.reported.metric, self.measured.value)
 
     def reported_text(self) -> str:
         """Quality metrics as printed in the paper (their precision is part of the number)."""
@@ -77,7 +68,7 @@ class Cell:
 def format_value(metric: str, value: float) -> str:
     if metric.startswith("params"):
         return f"{value / 1e6:.3f}M" if value >= 1e6 else f"{value / 1e3:.1f}K"
-    if metric.endswith("mult_adds") or metric == "flops":
+    if metric.endswith("mult_adds"):
         return f"{value / 1e9:.2f}G"
     if metric == "ssim":
         return f"{value:.4f}"
@@ -86,18 +77,9 @@ def format_value(metric: str, value: float) -> str:
     return f"{value:.4g}"
 
 
-def half_unit(printed: str) -> float:
-    """Half a unit of the last printed digit: '37.76' -> 0.005, '222.8e9' -> 5e7."""
-    try:
-        exponent = Decimal(printed).as_tuple().exponent
-    except ArithmeticError:
-        return 0.0
-    return 0.5 * 10.0 ** int(exponent) if isinstance(exponent, int) else 0.0
-
-
 def key_for(row: Reported) -> tuple[Key | None, str]:
     """The measurement key a reported row is compared with, or (None, why not)."""
-    metric = METRIC_ALIASES.get(row.metric, row.metric)
+    metric = row.metric
     parts = [p for p in row.variant.split(";") if p]
     ensemble = "self-ensemble" in parts
     variant = ";".join(p for p in parts if p != "self-ensemble" and not p.startswith("train="))
@@ -125,18 +107,10 @@ def _hint(key: Key) -> str:
 def judge(cell: Cell) -> None:
     m, r = cell.measured, cell.reported
     assert m is not None and cell.key is not None
-    cell.delta = m.value - r.value
-    kind, tolerance = TOLERANCES.get(cell.key.metric, ("abs", 0.0))
-    size = abs(cell.delta) / abs(r.value) if kind == "rel" and r.value else abs(cell.delta)
-    if m.short_budget and cell.key.metric in ("psnr", "ssim"):
-        cell.verdict, cell.why, cell.hint = "short budget", "smoke-trained: not a reproduction", m.budget
-    elif abs(cell.delta) <= half_unit(r.printed) * (1 + 1e-9):
-        cell.verdict = "match"
-    elif size <= tolerance:
-        cell.verdict = "within tolerance"
-    else:
-        cell.verdict = "differs"
-        cell.why = f"beyond the tolerance of {tolerance:.0%}" if kind == "rel" else f"beyond ±{tolerance:g}"
+    verdict = verdict_of(cell.key.metric, m.value, r.value, r.printed, m.short_budget)
+    cell.delta, cell.verdict, cell.why = verdict.delta, verdict.name, verdict.why
+    if verdict.name == "short budget":
+        cell.hint = m.provenance()
 
 
 def build_cells(reported: list[Reported], measured: dict[Key, Measurement]) -> list[Cell]:
@@ -210,8 +184,11 @@ def tally(cells: list[Cell]) -> dict[str, int]:
 
 
 def extra_records(records: list[dict[str, Any]], models: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """Reparameterisation timings and training runs of a paper's models (no reported twin cell)."""
+    """Reparameterisation timings, training runs and comparisons of a paper's models (no reported twin cell)."""
+    comparisons = {(r.get("model"), r.get("variant"), r.get("scale"), r.get("dataset"), r.get("protocol"),
+                    r.get("reference")): r for r in records if r.get("kind") == "compare" and r.get("model") in models}
     return {
+        "comparisons": list(comparisons.values()),
         "reparameterization": [r for r in records if r.get("kind") == "time" and r.get("model") in models
                                and "max_abs_diff" in r],
         # a resumed run is recorded again when it finishes: one row per run folder, the latest
@@ -344,6 +321,7 @@ def _environment():
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["value"] = lambda v, metric: format_value(metric, v)
     env.filters["css"] = lambda verdict: verdict.replace(" ", "-")
+    env.filters["budget"] = budget_text
     return env
 
 

@@ -1,20 +1,17 @@
 """Reported numbers: typed in once from a paper's table, kept as data, never computed.
 
-Each paper package keeps a ``reported.csv`` beside its ``__init__.py`` with the columns
-``paper, table, model, variant, scale, dataset, metric, value, protocol, note``. ``bench`` finds
-those files through the same entry-point group that registers the models.
+Each paper's manifest (``bench.paper.Paper``) names its ``reported.csv``, with the columns
+``paper, table, model, variant, scale, dataset, metric, value, protocol, note``.
 """
 
 from __future__ import annotations
 
 import csv
-import importlib
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from bench import BenchError
-from bench.registry import ENTRY_POINT_GROUP
+from bench.paper import papers
 
 __all__ = ["Reported", "COLUMNS", "read_reported", "reported_numbers", "paper_titles", "known_differences"]
 
@@ -54,29 +51,20 @@ def read_reported(path: Path) -> list[Reported]:
 
 
 def reported_numbers() -> list[Reported]:
-    """Every reported number of every installed paper package."""
-    rows: list[Reported] = []
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        module = importlib.import_module(entry.value)
-        path = Path(module.__file__).parent / "reported.csv"
-        if path.is_file():
-            rows += read_reported(path)
-    return rows
+    """Every reported number of every installed paper."""
+    return [row for paper in papers().values() if paper.reported is not None for row in read_reported(paper.reported)]
 
 
 def paper_titles() -> dict[str, str]:
-    """Short paper name -> title, from each paper package's ``PAPER_TITLES`` (optional)."""
-    titles: dict[str, str] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        titles.update(getattr(importlib.import_module(entry.value), "PAPER_TITLES", {}))
+    """Short paper name -> title, venue and year."""
+    titles = {}
+    for name, paper in papers().items():
+        titles.update({**paper.other_titles, name: paper.title})
     return titles
 
 
 def known_differences() -> dict[tuple[str, ...], str]:
-    """Why a reproduction cannot reach a reported number, from each paper package's
-    ``KNOWN_DIFFERENCES``: (paper, model, variant, scale, metric as in reported.csv) -> reason, for every
-    dataset of that row; a sixth element, the dataset, narrows it to one cell."""
-    found: dict[tuple[str, ...], str] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        found.update(getattr(importlib.import_module(entry.value), "KNOWN_DIFFERENCES", {}))
-    return found
+    """Why a reproduction cannot reach a reported number: (paper, model, variant, scale, metric as in
+    reported.csv) -> reason, for every dataset of that row; a sixth element, the dataset, narrows it to one
+    cell."""
+    return {key: why for paper in papers().values() for key, why in paper.known_differences.items()}

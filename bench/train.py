@@ -63,7 +63,9 @@ class TrainConfig:
     checkpoint_every: int = 5000
     seed: int = 0
     amp: str = "none"  # "bf16" / "fp16": CUDA only
-    budget: str = "paper"
+    budget: str = "paper"  # the budget in words, for people (logs, plot titles)
+    tier: str = "paper"  # "paper", or the short budget that changed it: "smoke", "ci"
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)  # what the tier changed: field -> value
     # "patch": (LR, HR) patch pairs at the model's scale. "arbitrary": LIIF-style, an LR patch and ``queries``
     # HR pixels at a scale drawn from U(scale_range) per sample or per batch (``scale_per``); the model
     # is called as model(lr, coord, cell) and the loss compares the queried pixels.
@@ -77,12 +79,18 @@ class TrainConfig:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def budget_record(self) -> dict[str, Any]:
+        """The structured budget every record of this training (and of its weights) carries."""
+        return {"tier": self.tier, "overrides": json.loads(json.dumps(self.overrides)), "note": self.budget}
+
 
 # The default smoke budget: ~8 minutes of SwinIR-light x2 on 2 CPU cores, and it beats bicubic on Set5
 # (issue 5's note has the numbers). Small batches, many steps: early in training, steps matter most.
 def smoke(paper: TrainConfig, iterations: int = 900, batch_size: int = 2, lr_patch: int = 32,
-          train_sets: tuple[str, ...] = ("B100", "Urban100"), val_set: str = "Set5") -> TrainConfig:
-    """The paper's recipe with a short budget; milestones shrink in proportion. Labelled in ``budget``."""
+          train_sets: tuple[str, ...] = ("B100", "Urban100"), val_set: str = "Set5", tier: str = "smoke",
+          **other: Any) -> TrainConfig:
+    """The paper's recipe with a short budget (``tier`` "smoke" or "ci"); milestones shrink in proportion.
+    ``other``: further fields the budget changes (e.g. ``val_every``). Labelled in ``budget`` and ``overrides``."""
     ratio = iterations / paper.iterations
     changes = {"iterations": iterations, "batch_size": batch_size, "lr_patch": lr_patch,
                "train_sets": tuple(train_sets), "val_set": val_set}
@@ -92,11 +100,14 @@ def smoke(paper: TrainConfig, iterations: int = 900, batch_size: int = 2, lr_pat
     # weights: the smoke run keeps it only if its horizon fits ten times into the budget.
     if paper.ema_decay and 10 / (1 - paper.ema_decay) > iterations:
         changes["ema_decay"] = 0.0
-    label = ", ".join(f"{k} {v} (paper {getattr(paper, k)})" for k, v in changes.items() if getattr(paper, k) != v)
-    return replace(paper, **changes, milestones=tuple(max(1, round(m * ratio)) for m in paper.milestones),
-                   warmup=round(paper.warmup * ratio), checkpoint_every=max(1, iterations // 3),
-                   val_every=max(1, iterations // 3),  # three points of a learning curve
-                   budget=f"smoke: {label}")
+    changed = {k: v for k, v in changes.items() if getattr(paper, k) != v}
+    label = ", ".join(f"{k} {v} (paper {getattr(paper, k)})" for k, v in changed.items())
+    config = replace(paper, **changes, milestones=tuple(max(1, round(m * ratio)) for m in paper.milestones),
+                     warmup=round(paper.warmup * ratio), checkpoint_every=max(1, iterations // 3),
+                     val_every=max(1, iterations // 3))  # three points of a learning curve
+    config = replace(config, **other)
+    changed.update(other)
+    return replace(config, budget=f"{tier}: {label}", tier=tier, overrides=changed)
 
 
 def learning_rate_factor(config: TrainConfig, step: int) -> float:
@@ -215,8 +226,8 @@ def load_checkpoint(stem: Path, model: nn.Module, ema: nn.Module | None, optimiz
     return meta["step"]
 
 
-# Fields that change when and how often a run reports, not the weights it trains.
-_CADENCE = ("val_every", "checkpoint_every")
+# Fields that change when and how often a run reports, or how it is labelled, not the weights it trains.
+_CADENCE = ("val_every", "checkpoint_every", "budget", "tier", "overrides")
 
 
 def _same_training(stored: dict[str, Any], config: TrainConfig) -> bool:
@@ -364,7 +375,9 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
             if step % config.checkpoint_every == 0 or step == config.iterations:
                 save_checkpoint(folder, step, model, ema, optimizer, generator, spec, config)
     bar.close()
-    summary = {"model": spec["name"], "scale": scale, "spec": spec, "budget": config.budget, "steps": step,
+    base, variant = registry.split_name(spec["name"])
+    summary = {"model": base, "variant": variant, "scale": scale, "spec": spec, "budget": config.budget_record(),
+               "steps": step,
                "finished": step >= config.iterations, "world_size": world, "device": str(device),
                "run_dir": str(run_dir), "it_per_s": done_here / max(time.perf_counter() - start, 1e-9)}
     if rank == 0 and summary["finished"]:
@@ -372,7 +385,8 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
 
         final = ema or model
         save_file({k: v.detach().cpu().contiguous() for k, v in final.state_dict().items()},
-                  str(run_dir / "final.safetensors"), metadata={"spec": json.dumps(spec), "budget": config.budget})
+                  str(run_dir / "final.safetensors"), metadata={"spec": json.dumps(spec),
+                                                                 "budget": json.dumps(config.budget_record())})
         summary["weights"] = str(run_dir / "final.safetensors")
         from bench.report import learning_curve
 

@@ -10,7 +10,7 @@ from bench.complexity import fvcore_mult_adds, meta_mult_adds
 from bench.measurements import latest
 from bench.report import build_cells
 from bench.reported import known_differences, reported_numbers
-from bench.reproduce import evaluate_step
+from bench.reproduce import evaluate_models
 from reproductions.amms import VARIANTS
 from reproductions.amms.memory import peak_activation_bytes
 from reproductions.amms.model import NonLocal, SecondOrderAttention, covariance, sqrtm_newton_schulz
@@ -23,8 +23,8 @@ GiB = 2**30
 def test_every_variant_and_scale_runs():
     x = torch.rand(1, 3, 9, 8)
     with torch.no_grad():
-        for overrides in VARIANTS.values():
-            assert registry.make("amms", scale=2, **overrides)(x).shape == (1, 3, 18, 16)
+        for variant in VARIANTS:
+            assert registry.make(f"amms.{variant}", scale=2)(x).shape == (1, 3, 18, 16)
         for scale in (3, 4):
             assert registry.make("amms", scale=scale)(x).shape == (1, 3, 9 * scale, 8 * scale)
 
@@ -60,7 +60,7 @@ def test_params_match_the_spec(scale, k, m, spec_millions):
 
 @pytest.mark.parametrize("scale, lr, overrides", [(2, (13, 11), {}),
                                                   (3, (12, 10), {"nl_chunk": 100, "ns_iterations": 1, "fusion": "sum"}),
-                                                  (4, (9, 10), VARIANTS["multiscale-only"])])
+                                                  (4, (9, 10), VARIANTS["multiscale-only"].overrides)])
 def test_fvcore_meta_and_analytic_mult_adds_agree(scale, lr, overrides):
     model = registry.make("amms", scale=scale, **overrides).eval()
     fv = fvcore_mult_adds(model, torch.rand(1, 3, *lr))["mult_adds"]
@@ -181,7 +181,7 @@ def test_recipe_is_the_paper_s():
 
 @pytest.mark.data
 def test_bicubic_rows_of_table_2_get_measured_twins(data_root):
-    evaluate_step("bicubic", 2, ["Set5"], protocol="matlab", data_root=data_root)
+    evaluate_models("bicubic", 2, ["Set5"], protocol="matlab", data_root=data_root)
     rows = [r for r in AMMS_ROWS if r.model == "bicubic" and r.dataset == "Set5" and r.scale == "2"]
     assert {r.source.split(":")[0] for r in rows} == {"baselines/reported.csv"} and len(rows) == 2
     cells = build_cells(rows, latest(results.load_records()))

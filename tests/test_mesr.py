@@ -10,8 +10,8 @@ from bench.reported import reported_numbers
 from bench.train import training_loss
 from reproductions.mesr import VARIANTS
 from reproductions.mesr.model import RB_SPACES, eca_kernel_size
+from reproductions.mesr.probes import activation_stds
 from reproductions.mesr.recipe import recipe
-from reproductions.mesr.reproduce import activation_stds
 
 SMALL = {"width": 8, "blocks": 2}  # a reduced MESR, where the full size does not matter
 
@@ -31,13 +31,13 @@ def test_params_match_the_texts_anchor(scale):
 
 def test_every_variant_builds_and_runs():
     x = torch.rand(1, 3, 6, 5)
-    for name, variant in VARIANTS.items():
-        model = registry.make("mesr", scale=4, **variant.model)
+    for name in VARIANTS:
+        model = registry.make(f"mesr.{name}", scale=4)
         with torch.no_grad():
             assert model.eval()(x).shape == (1, 3, 24, 20), name
             trained = model.train()(x)
         # what training gets must match the recipe's loss weights (one per output)
-        weights = recipe(4, **variant.train).loss_weights
+        weights = registry.get(f"mesr.{name}").build_recipe(4).loss_weights
         assert len(trained if isinstance(trained, tuple) else (trained,)) == len(weights), name
 
 
@@ -76,12 +76,12 @@ def test_loss_is_the_weighted_sum_over_both_stages():
     coarse, refined = outputs = model(x)
     both = training_loss(recipe(2), outputs, hr)  # bench's Charbonnier: eps^2 = 1e-6, i.e. zeta = 1e-3 [Eq. 21]
     assert torch.allclose(both, charbonnier(coarse, hr) + charbonnier(refined, hr))
-    dagger = training_loss(recipe(2, **VARIANTS["rb-dagger"].train), outputs, hr)
+    dagger = training_loss(registry.get("mesr.rb-dagger").build_recipe(2), outputs, hr)
     assert torch.allclose(dagger, charbonnier(refined, hr))
 
 
 @pytest.mark.parametrize("scale, options", [(2, {}), (3, {"branches": "separate"}), (4, {}),
-                                            (4, VARIANTS["single-scale"].model), (4, {"skips": "literal"})])
+                                            (4, VARIANTS["single-scale"].overrides), (4, {"skips": "literal"})])
 def test_own_mult_adds_formula_equals_fvcore(scale, options):
     model = registry.make("mesr", scale=scale, **SMALL, **options)
     counted = fvcore_mult_adds(model, torch.rand(1, 3, 7, 5))
@@ -97,7 +97,7 @@ def test_eca_kernel_size_of_eq_11():
 
 
 def test_recipe_is_the_papers():
-    config = registry.get("mesr").recipe(3)
+    config = registry.get("mesr").build_recipe(3)
     assert (config.batch_size, config.lr_patch, config.learning_rate) == (16, 32, 1e-4)
     assert (config.betas, config.eps, config.loss) == ((0.9, 0.999), 1e-8, "charbonnier")
     assert config.milestones == (200_000, 400_000, 600_000, 800_000) and config.train_sets == ("DIV2K-train",)

@@ -149,7 +149,7 @@ def test_queries_are_the_rendered_pixels_at_any_scale():
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_table_row_builds_and_renders(variant):
-    model = registry.make("msit-edsr", scale=2, **VARIANTS[variant]).eval()
+    model = registry.make(f"msit-edsr.{variant}", scale=2).eval()
     with torch.no_grad():
         out = model(torch.rand(1, 3, 8, 8))
     assert out.shape == (1, 3, 16, 16) and torch.isfinite(out).all()

@@ -30,9 +30,9 @@ def test_params_match_table_ii(scale):
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_variant_builds_and_runs(variant):
-    overrides = VARIANTS[variant]
+    overrides = VARIANTS[variant].overrides
     scale = 2 if overrides.get("outputs") != "per-scale" else 4
-    model = registry.make("mstn", scale=scale, **{**SMALL, **overrides}).eval()
+    model = registry.make(f"mstn.{variant}", scale=scale, **{**SMALL, **overrides}).eval()
     with torch.no_grad():
         assert model(torch.rand(1, 3, 9, 11)).shape == (1, 3, 9 * scale, 11 * scale)
 
@@ -42,7 +42,7 @@ def test_variants_keep_the_calibrated_size(variant):
     """Weights are shared over stages; the readings differ in pairing only; window attention drops the
     4 temperatures."""
     expected = 1_671_709 - (4 if variant == "tfm-window-8" else 0)
-    assert params(registry.make("mstn", scale=4, **VARIANTS[variant])) == expected
+    assert params(registry.make(f"mstn.{variant}", scale=4)) == expected
 
 
 def test_one_model_serves_x2_and_x4():

@@ -1,4 +1,4 @@
-"""The published bicubic rows (seed 003 Table 2, read from reported.csv), re-measured end to end."""
+"""The published bicubic rows (AMMS-Net's Table 2, read from reported.csv), re-measured end to end."""
 
 import json
 

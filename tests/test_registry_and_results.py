@@ -1,5 +1,6 @@
 """Registry (register / make / discovery through entry points) and the results store."""
 
+import dataclasses
 import json
 import os
 import re
@@ -32,19 +33,58 @@ def test_make_rejects_unknown_options_and_missing_scale():
         registry.make("bicubic")
 
 
+@dataclasses.dataclass(frozen=True)
+class ToyConfig:
+    width: int = registry.option(8, "test: a width")
+
+
+class Toy(torch.nn.Module):
+    def __init__(self, scale, width):
+        super().__init__()
+        self.width = width
+
+
 def test_register_checks_names_scales_and_duplicates():
     with pytest.raises(ValueError, match="lower-case"):
         registry.register("My_Model", paper="x", scales=(2,))
-    registry.register("toy-net", paper="test", scales=(2, 4), width=8)(lambda scale, width=8: torch.nn.Identity())
+    with pytest.raises(ValueError, match="unknown options"):
+        registry.register("toy-bad", paper="x", scales=(2,), config=ToyConfig,
+                          variants={"deep": registry.Variant({"depth": 3})})(Toy)
+    registry.register("toy-net", paper="test", scales=(2, 4), config=ToyConfig,
+                      variants={"wide": registry.Variant({"width": 32}, "a wider row")})(Toy)
     try:
         card = registry.get("toy-net")
         assert card.defaults == {"width": 8}
+        assert card.config_fields() == [{"name": "width", "type": "int", "default": 8, "source": "test: a width"}]
         with pytest.raises(BenchError, match="no x3 variant; it supports x2, x4"):
             registry.make("toy-net", scale=3)
         with pytest.raises(ValueError, match="registered twice"):
             registry.register("toy-net", paper="test", scales=(2,))(lambda scale: torch.nn.Identity())
+        wide = registry.make("toy-net.wide", scale=2)
+        assert wide.width == 32 and wide.spec == {"name": "toy-net.wide", "args": {"scale": 2}}
+        assert registry.make("toy-net.wide", scale=2, width=4).width == 4  # a given option wins over the row's
+        assert (registry.get("toy-net.wide").base, registry.get("toy-net.wide").variant_name) == ("toy-net", "wide")
     finally:
-        registry._MODELS.pop("toy-net")
+        for name in ("toy-net", "toy-net.wide", "toy-bad"):
+            registry._MODELS.pop(name, None)
+
+
+def test_every_table_row_is_a_registered_name_everywhere(tmp_path, capsys):
+    """timm's habit: an ablation row builds by name, and the CLI counts it and lists its config."""
+    from bench.__main__ import main as cli
+
+    assert cli(["complexity", "msra-light.wo-ga", "--scale", "2", "--hr", "32x32", "--no-cache", "--json",
+                "--results-dir", str(tmp_path)]) == 0
+    counted = json.loads(capsys.readouterr().out)
+    full = registry.make("msra-light", scale=2)
+    assert counted["params"] < sum(p.numel() for p in full.parameters())  # the global branch is gone
+    (stored,) = results.load_records(tmp_path)
+    assert (stored["model"], stored["variant"], stored["budget"]["tier"]) == ("msra-light", "wo-ga", "none")
+    assert cli(["list", "msra-light.*", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["models"]
+    assert len(listed) == 15 and all(m["config"] for m in listed)
+    wo_ga = next(m for m in listed if m["model"] == "msra-light.wo-ga")
+    assert {f["name"]: f["default"] for f in wo_ga["config"]}["ga_hidden"] is None
 
 
 def test_reported_numbers_are_well_formed(tmp_path):

@@ -7,18 +7,22 @@ from pathlib import Path
 import pytest
 
 from bench import regression, results
+from bench.measurements import budget
 from bench.reported import reported_numbers
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _store(folder, psnr=30.0, params=1000, max_abs_diff=1e-6, budget="smoke: tiny"):
+CI_BUDGET = budget("ci", "tiny", iterations=30)
+
+
+def _store(folder, psnr=30.0, params=1000, max_abs_diff=1e-6, spent=CI_BUDGET):
     results.append({"model": "m", "scale": 2, "dataset": "Set5", "protocol": "basicsr", "psnr": psnr, "ssim": 0.9,
-                    "budget": budget}, "evaluate", folder)
+                    "budget": spent}, "evaluate", folder)
     results.append({"model": "m", "scale": 2, "params": params, "mult_adds": 5e9, "hr_size": "64x64",
-                    "budget": "no training: model size only"}, "complexity", folder)
+                    "budget": budget("none", "model size only")}, "complexity", folder)
     results.append({"model": "m", "scale": 2, "before_ms": 2.0, "after_ms": 1.0, "max_abs_diff": max_abs_diff,
-                    "budget": "random weights"}, "time", folder)
+                    "budget": budget("none", "random weights")}, "time", folder)
     return folder
 
 
@@ -57,13 +61,23 @@ def test_the_gate_fails_on_a_deliberately_raised_baseline_psnr(baseline, tmp_pat
     (dict(psnr=29.9), "FELL"),
     (dict(params=1001), "CHANGED"),
     (dict(max_abs_diff=0.1), "BROKEN"),
-    (dict(budget="smoke: other"), "MISSING"),  # a PSNR of another budget does not stand in
+    (dict(spent=budget("smoke", "other")), "MISSING"),  # a PSNR of another tier does not stand in
+    (dict(spent=budget("ci", "a changed recipe", iterations=40)), None),  # the same tier is compared, not missing
+    (dict(spent=budget("ci", "a changed recipe", iterations=40), psnr=29.9), "FELL"),
 ])
 def test_what_fails_the_gate(baseline, tmp_path, capsys, change, status_word):
     status, out = _gate(baseline, _store(tmp_path / "b", **change), capsys)
     assert status == (1 if status_word else 0)
     if status_word:
         assert status_word in out
+
+
+def test_a_nan_measurement_never_holds():
+    from bench.verdicts import regression as status
+
+    assert status("psnr", 30.0, float("nan"))[0] == "FELL"
+    assert status("reparam_max_abs_diff", 0.0, float("nan"))[0] == "BROKEN"
+    assert status("params", 1000.0, float("nan"))[0] == "CHANGED"
 
 
 def test_per_entry_tolerance_is_kept_by_update(baseline, tmp_path, capsys):

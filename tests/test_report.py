@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from bench import report, results
-from bench.measurements import Key, Measurement, latest
+from bench import report, results, verdicts
+from bench.measurements import Key, Measurement, budget, latest
 from bench.reported import Reported, reported_numbers
 
 
@@ -19,8 +19,11 @@ def reported(model="bicubic", metric="psnr", printed="33.66", dataset="Set5", pr
                     printed)
 
 
-def measured(key, value, budget="inference only"):
-    return {key: Measurement(key, value, budget, {"provenance": {}})}
+INFERENCE = budget("none", "inference only")
+
+
+def measured(key, value, spent=INFERENCE):
+    return {key: Measurement(key, value, spent, {"provenance": {}})}
 
 
 PSNR_KEY = Key("bicubic", "", "2", "psnr", "Set5", "matlab")
@@ -28,7 +31,7 @@ PSNR_KEY = Key("bicubic", "", "2", "psnr", "Set5", "matlab")
 
 @pytest.mark.parametrize("printed, half", [("37.76", 0.005), ("0.9299", 0.00005), ("222.8e9", 5e7), ("694000", 0.5)])
 def test_match_means_rounding_to_the_printed_digits(printed, half):
-    assert report.half_unit(printed) == pytest.approx(half)
+    assert verdicts.half_unit(printed) == pytest.approx(half)
 
 
 @pytest.mark.parametrize("value, verdict", [(33.664, "match"), (33.656, "match"), (33.70, "within tolerance"),
@@ -39,21 +42,24 @@ def test_psnr_verdicts(value, verdict):
     assert cell.delta == pytest.approx(value - 33.66)
 
 
-def test_sizes_are_judged_relative_and_flops_compare_with_mult_adds():
+def test_sizes_are_judged_relative_and_table_4_flops_are_mult_adds():
     row = reported("imdn", "params", "694000", dataset="", protocol="")
     (cell,) = report.build_cells([row], measured(Key("imdn", "", "2", "params"), 705_000))
     assert (cell.verdict, cell.delta_text()) == ("within tolerance", "+1.6%")
     (cell,) = report.build_cells([row], measured(Key("imdn", "", "2", "params"), 710_000))
     assert cell.verdict == "differs"
-    flops = reported("msra-light", "flops", "196.0e9", dataset="", protocol="", variant="ga-csa", paper="msra")
+    flops = reported("msra-light", "mult_adds", "196.0e9", dataset="", protocol="", variant="ga-csa", paper="msra")
     key = Key("msra-light", "ga-csa", "2", "mult_adds", protocol="1024x720")  # Table 4 states no size: 1024x720
     (cell,) = report.build_cells([flops], measured(key, 194.4e9))
     assert cell.verdict == "within tolerance"
 
 
 def test_a_smoke_budget_psnr_is_never_a_reproduction():
-    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.66, "weights trained with budget: smoke: ..."))
-    assert cell.verdict == "short budget"
+    for tier in ("ci", "smoke"):
+        (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.66, budget(tier, "a few steps")))
+        assert cell.verdict == "short budget"
+    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.66, budget("paper")))
+    assert cell.verdict == "match"
 
 
 def test_training_set_and_self_ensemble_tags_select_the_measurement():
@@ -81,9 +87,12 @@ def test_latest_prefers_a_full_budget_over_a_newer_smoke_run():
                 "psnr": psnr, "ssim": 0.9, "budget": budget}
 
     key = Key("m", "", "2", "psnr", "Set5", "basicsr")
+    full, short = budget("none", "inference only"), budget("smoke", "x")
+    assert latest([record(30.0, full), record(31.0, short)])[key].value == 30.0
+    assert latest([record(31.0, short), record(30.0, full)])[key].value == 30.0
+    assert latest([record(30.0, full), record(32.0, full)])[key].value == 32.0
+    # budgets stored as prose, before they were structured
     assert latest([record(30.0, "inference only"), record(31.0, "smoke: x")])[key].value == 30.0
-    assert latest([record(31.0, "smoke: x"), record(30.0, "inference only")])[key].value == 30.0
-    assert latest([record(30.0, "inference only"), record(32.0, "inference only")])[key].value == 32.0
 
 
 @pytest.fixture
@@ -91,9 +100,10 @@ def rendered(tmp_path):
     """A small fixture store rendered by the CLI: bicubic x2 on Set5 and IMDN's size."""
     store = tmp_path / "store"
     results.append({"model": "bicubic", "scale": 2, "dataset": "Set5", "protocol": "matlab", "psnr": 33.6611,
-                    "ssim": 0.92991, "budget": "inference only", "self_ensemble": False}, "evaluate", store)
+                    "ssim": 0.92991, "budget": budget("none", "inference only"), "self_ensemble": False}, "evaluate",
+                   store)
     results.append({"model": "imdn", "scale": 2, "params": 715_176, "mult_adds": 158.9e9, "hr_size": "1280x720",
-                    "budget": "no training: model size only"}, "complexity", store)
+                    "budget": budget("none", "model size only")}, "complexity", store)
     out = tmp_path / "out"
     assert report.main(["--html", "--markdown", "--out", str(out), "--results-dir", str(store)]) == 0
     return out

@@ -1,26 +1,28 @@
-"""The reproduce steps: the local smoke budget never validates on its training images; a paper
-without a reproduction is a clear error."""
+"""The runner: the local smoke budget never validates on its training images; a paper without a
+reproduction is a clear error; skipped steps are said and kept."""
 
 from bench import registry
 from bench.__main__ import main as cli
-from bench.reproduce import Skipped, local_smoke
+from bench.paper import Context
+from bench.reproduce import local_smoke
 
 
 def test_local_smoke_trains_on_b100_urban100_and_validates_on_set5(data_root):
-    config = local_smoke(registry.get("swinir-light").recipe(2), data_root)
+    config = local_smoke(registry.get("swinir-light").build_recipe(2), data_root)
     assert (config.train_sets, config.val_set) == (("B100", "Urban100"), "Set5")
-    assert config.budget.startswith("smoke:")
+    assert config.budget.startswith("smoke:") and config.tier == "smoke"
 
 
 def test_local_smoke_falls_back_to_the_embedded_samples(tmp_path):
-    config = local_smoke(registry.get("swinir-light").recipe(2), tmp_path, iterations=10)
+    config = local_smoke(registry.get("swinir-light").build_recipe(2), tmp_path, tier="ci", iterations=10)
     assert (config.train_sets, config.val_set, config.iterations) == (("samples-train",), "samples", 10)
+    assert config.budget_record()["tier"] == "ci" and config.budget_record()["overrides"]["iterations"] == 10
 
 
 def test_skipped_steps_are_said_and_kept(capsys):
-    skipped = Skipped()
-    skipped.add("evaluation on Manga109", "not downloaded")
-    assert skipped == [{"step": "evaluation on Manga109", "why": "not downloaded"}]
+    ctx = Context("p", "ci")
+    ctx.skip("evaluation on Manga109", "not downloaded")
+    assert ctx.skipped == [{"step": "evaluation on Manga109", "why": "not downloaded"}]
     assert "skipped evaluation on Manga109: not downloaded" in capsys.readouterr().err
 
 

@@ -31,9 +31,14 @@ class TinySR(nn.Module):
         return y * float("nan") if self.poison_after and self.training and self.calls > self.poison_after else y
 
 
+@dataclasses.dataclass(frozen=True)
+class TinyConfig:
+    poison_after: int = registry.option(0, "test: NaN outputs after this many training calls (0: never)")
+
+
 if "tiny-sr" not in [c.name for c in registry.list_models()]:
-    registry.register("tiny-sr", paper="test", scales=(2,), poison_after=0)(
-        lambda scale, poison_after=0: TinySR(scale, poison_after))
+    registry.register("tiny-sr", paper="test", scales=(2,), config=TinyConfig)(
+        lambda scale, poison_after: TinySR(scale, poison_after))
 
 SPEC = {"name": "tiny-sr", "args": {"scale": 2}}
 CONFIG = TrainConfig(iterations=6, batch_size=4, lr_patch=8, learning_rate=1e-3, milestones=(4,),
@@ -104,12 +109,14 @@ def test_schedules():
 
 
 def test_smoke_changes_only_the_budget_and_says_so():
-    paper = registry.get("swinir-light").recipe(2)
+    paper = registry.get("swinir-light").build_recipe(2)
     quick = smoke(paper)
     changed = {f.name for f in dataclasses.fields(TrainConfig) if getattr(paper, f.name) != getattr(quick, f.name)}
     assert changed <= {"iterations", "batch_size", "lr_patch", "train_sets", "val_set", "milestones", "warmup",
-                       "checkpoint_every", "val_every", "ema_decay", "budget"}
+                       "checkpoint_every", "val_every", "ema_decay", "budget", "tier", "overrides"}
     assert quick.budget.startswith("smoke:") and "iterations 900 (paper 500000)" in quick.budget
+    assert quick.tier == "smoke" and quick.overrides["iterations"] == 900 and quick.overrides["ema_decay"] == 0.0
+    assert smoke(paper, iterations=30, tier="ci", val_every=0).budget_record()["overrides"]["val_every"] == 0
     assert quick.milestones == (450, 720, 810, 855)
     assert "ema_decay 0.0 (paper 0.999)" in quick.budget
 
@@ -150,11 +157,12 @@ def test_resume_accepts_another_reporting_cadence_and_older_checkpoints(tmp_path
 def test_trained_weights_evaluate_with_their_budget_label(tmp_path, capsys):
     from bench.__main__ import main
 
-    train(SPEC, dataclasses.replace(CONFIG, iterations=2, budget="smoke: a test budget"), tmp_path, progress=False)
+    config = smoke(CONFIG, iterations=2, train_sets=("samples-train",), val_set="samples", tier="ci")
+    train(SPEC, config, tmp_path, progress=False)
     code = main(["evaluate", "tiny-sr", "--scale", "2", "--weights", str(tmp_path / "final.safetensors"), "--json",
                  "--quiet"])
     result = json.loads(capsys.readouterr().out)
-    assert code == 0 and result["budget"] == "weights trained with budget: smoke: a test budget"
+    assert code == 0 and result["budget"] == config.budget_record() and result["budget"]["tier"] == "ci"
 
 
 def test_multi_output_loss_is_the_weighted_sum_against_resized_targets():

@@ -13,10 +13,12 @@ trainable parameters, i.e. without those 24.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from bench.registry import register
+from bench.registry import option, register
 
 __all__ = ["EDSR", "MeanShift", "ResBlock", "Upsampler"]
 
@@ -97,7 +99,13 @@ class EDSR(nn.Module):
         return x
 
 
-@register("edsr-baseline", paper="EDSR (CVPRW 2017)", scales=(2, 3, 4), no_upsampling=False, mean_shift=True)
+@dataclass(frozen=True)
+class EDSRConfig:
+    no_upsampling: bool = option(False, "LIIF's encoder: the features, no tail")
+    mean_shift: bool = option(True, "EDSR code: subtract and add the DIV2K mean (LIIF's copy does not)")
+
+
+@register("edsr-baseline", paper="EDSR (CVPRW 2017)", scales=(2, 3, 4), config=EDSRConfig)
 def edsr_baseline(scale: int, no_upsampling: bool = False, mean_shift: bool = True) -> EDSR:
     """EDSR-baseline: 16 residual blocks, 64 features (~1.4M params)
 

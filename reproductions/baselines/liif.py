@@ -17,6 +17,7 @@ Conventions, as in LIIF:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,12 +25,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench import registry
-from bench.registry import register
+from bench.registry import option, register
 
 __all__ = ["LIIF", "MLP", "make_coord"]
 
 HIDDEN = (256, 256, 256, 256)
-OPTIONS = {"local_ensemble": True, "feat_unfold": True, "cell_decode": True}
+@dataclass(frozen=True)
+class LIIFConfig:
+    local_ensemble: bool = option(True, "LIIF paper and code: the four nearest latent codes, area-weighted")
+    feat_unfold: bool = option(True, "LIIF code: 3x3 neighbourhood of features")
+    cell_decode: bool = option(True, "LIIF code: the query's cell size as input")
 
 
 def make_coord(shape: tuple[int, int], device: torch.device | None = None,
@@ -138,7 +143,7 @@ def unwrap_liif_checkpoint(state: dict[str, Any]) -> dict[str, Any]:
 
 # scales=None: any scale, fractional ones too (e.g. 2.5).
 @register("liif-edsr-baseline", paper="LIIF (CVPR 2021)", scales=None, remap_weights=unwrap_liif_checkpoint,
-          **OPTIONS)
+          config=LIIFConfig)
 def liif_edsr_baseline(scale: float, local_ensemble: bool = True, feat_unfold: bool = True,
                        cell_decode: bool = True) -> LIIF:
     """LIIF on the EDSR-baseline encoder (~1.6M params)"""
@@ -147,7 +152,8 @@ def liif_edsr_baseline(scale: float, local_ensemble: bool = True, feat_unfold: b
     return LIIF(encoder, scale, local_ensemble=local_ensemble, feat_unfold=feat_unfold, cell_decode=cell_decode)
 
 
-@register("liif-rdn", paper="LIIF (CVPR 2021)", scales=None, remap_weights=unwrap_liif_checkpoint, **OPTIONS)
+@register("liif-rdn", paper="LIIF (CVPR 2021)", scales=None, remap_weights=unwrap_liif_checkpoint,
+          config=LIIFConfig)
 def liif_rdn(scale: float, local_ensemble: bool = True, feat_unfold: bool = True, cell_decode: bool = True) -> LIIF:
     """LIIF on the RDN encoder (~22.3M params)"""
     encoder = registry.make("rdn", scale=2, no_upsampling=True)

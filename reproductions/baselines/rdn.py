@@ -9,10 +9,12 @@ are RGB in [0, 1].
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from bench.registry import register
+from bench.registry import option, register
 
 __all__ = ["RDN", "ResidualDenseBlock", "DenseLayer"]
 
@@ -80,7 +82,12 @@ class RDN(nn.Module):
         return x if self.no_upsampling else self.UPNet(x)
 
 
-@register("rdn", paper="RDN (CVPR 2018)", scales=(2, 3, 4), no_upsampling=False)
+@dataclass(frozen=True)
+class RDNConfig:
+    no_upsampling: bool = option(False, "LIIF's encoder: the features, no upsampler")
+
+
+@register("rdn", paper="RDN (CVPR 2018)", scales=(2, 3, 4), config=RDNConfig)
 def rdn(scale: int, no_upsampling: bool = False) -> RDN:
     """RDN, configuration B: 16 blocks x 8 layers, 64 features, growth 64 (~22M params)
 

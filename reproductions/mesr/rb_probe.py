@@ -1,14 +1,14 @@
-"""How much can MESR's refinement block gain over a fixed first stage? ``python -m reproductions.mesr.rb_probe``.
+"""How much can MESR's refinement block gain over a fixed first stage? The ``rb-probe`` step of MESR's manifest:
+``python -m bench reproduce mesr --steps train,rb-probe``.
 
 The decision aid behind ``rb_space`` (model.py). The first stage of a trained MESR is frozen and its coarse
 images are computed once, for a pool of training patches and for Set5; a fresh RB (Eq. 19) is then trained
 alone under each reading and learning rate, and the probe prints refined - coarse PSNR on Set5 (``basicsr``
-protocol) before and after. A probe, not a paper number: it prints and stores nothing.
+protocol) before and after. A decision aid, not a paper number: each row is stored as an ``rb-probe`` record.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 
@@ -86,20 +86,18 @@ def rb_headroom(first_stage: torch.nn.Module, scale: int, data_root=None, train_
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reproductions.mesr.rb_probe", description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", required=True, help="a trained MESR's weights (e.g. runs/mesr-x2-smoke-4000/"
-                                                         "final.safetensors); only its first stage is used")
-    parser.add_argument("--scale", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--data-root", default=None, help="default: $BENCH_DATA_ROOT")
-    args = parser.parse_args(argv)
-    first_stage = load_weights(registry.make("mesr", scale=args.scale, output="coarse"), args.weights)
-    print(f"RB-only training on a frozen first stage ({args.weights}); a decision aid, not a paper number",
+def probe(ctx) -> list[dict]:
+    """The manifest step: the first stage of this run's x2 MESR, frozen; one record per reading."""
+    from bench.reproduce import weights_budget
+
+    weights = ctx.weights.get(("train", 2))
+    if weights is None:
+        ctx.skip("rb-probe", "needs this run's x2 MESR: --steps train,rb-probe")
+        return []
+    first_stage = load_weights(registry.make("mesr", scale=2, output="coarse"), weights)
+    print(f"RB-only training on a frozen first stage ({weights}); a decision aid, not a paper number",
           file=sys.stderr)
-    rb_headroom(first_stage, args.scale, args.data_root, steps=args.steps)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    spent = weights_budget(weights, released=False)
+    return [{"model": "mesr", "variant": "", "scale": 2, "weights": weights, **row,
+             "budget": {**spent, "note": f"first stage: {spent.get('note', '')}; RB alone {row['steps']} steps"}}
+            for row in rb_headroom(first_stage, 2, ctx.data_root)]

@@ -1,0 +1,40 @@
+"""What the compared methods contribute to the papers' tables: ``python -m bench reproduce baselines``.
+
+Bicubic under the MATLAB-era protocol on every benchmark set present, x2/x3/x4 (the bicubic rows that
+AMMS's Table 2 and many others print); the authors' public IMDN checkpoints on every set present; params
+and Mult-Adds of the baselines the papers compare sizes with, at each paper's HR size; and the SwinIR-light
+x2 training (the training engine's must-show), evaluated on Set5 and Set14.
+"""
+
+from pathlib import Path
+
+from bench.paper import Evaluate, Paper, Sizes, Train
+
+SMALL = {"hr": (64, 64), "lr_pad": "none"}  # the ci budget counts every size at a small HR
+EVERY_TIER_SMALL = {"ci": SMALL, "smoke": {}, "paper": {}}
+
+PAPER = Paper(
+    name="baselines",
+    title="Compared methods: bicubic, released weights and sizes of the models the papers compare against",
+    reported=Path(__file__).with_name("reported.csv"),
+    about=__doc__.split("\n\n")[1],
+    other_titles={"imdn": "IMDN: lightweight image SR with information multi-distillation (ACM MM 2019)"},
+    steps=(
+        Evaluate(id="bicubic", models=("bicubic",), scales=(2, 3, 4), protocol="matlab", fallback=""),
+        Evaluate(id="imdn", models=("imdn",), scales=(2, 3, 4), weights="{weights_dir}/imdn_x{scale}.pth",
+                 weights_source="https://github.com/Zheng222/IMDN (checkpoints/IMDN_x{2,3,4}.pth), saved as "
+                                "imdn_x{s}.pth in $BENCH_WEIGHTS_DIR",
+                 tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
+        # IMDN's own 720p rule; MSRA-SR's Tables 1 and 3 at 1024x720 with SwinIR's padded LR; MSIT's Table I
+        # prints params only (EDSR-baseline, RDN, LIIF), which no HR size changes.
+        Sizes(id="sizes-720p", rows=(("imdn", 2),), hr=(1280, 720), tiers=EVERY_TIER_SMALL),
+        Sizes(id="sizes-swinir", rows=(("swinir-light", 2), ("swinir-light", 3), ("swinir-light", 4),
+                                       ("swinir-classical", 4)), lr_pad="swinir", tiers=EVERY_TIER_SMALL),
+        Sizes(id="sizes-params", rows=tuple((name, 2) for name in ("rdn", "edsr-baseline", "liif-edsr-baseline",
+                                                                     "liif-rdn")), hr=(64, 64)),
+        Train(id="train", model="swinir-light", scales=(2,),
+              tiers={"ci": {"budget": {"iterations": 40, "train_sets": ("samples-train",)}}, "smoke": {}, "paper": {}}),
+        Evaluate(id="evaluate", models=("swinir-light",), scales=(2,), weights="train", sets=("Set5", "Set14"),
+                 tiers={"ci": {"sets": ("Set5",)}, "smoke": {}, "paper": {}}),
+    ),
+)
