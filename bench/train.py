@@ -374,7 +374,7 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
         save_file({k: v.detach().cpu().contiguous() for k, v in final.state_dict().items()},
                   str(run_dir / "final.safetensors"), metadata={"spec": json.dumps(spec), "budget": config.budget})
         summary["weights"] = str(run_dir / "final.safetensors")
-        from bench.report import learning_curve
+        from bench.figures import learning_curve
 
         curve = run_dir / "learning_curve.png"
         if learning_curve(metrics_path, f"{spec['name']} x{scale}: {config.budget}", curve):
