@@ -38,9 +38,35 @@ def cmd_list(args: argparse.Namespace) -> None:
     _emit({"models": models}, args.json, "\n".join(lines) or f"no model matches {args.pattern!r}")
 
 
+def _model_with_weights(card: registry.ModelCard, scale: float | None, weights: str | None,
+                        default_scale: int) -> tuple[Any, float]:
+    """The model to measure, and its scale. One of our checkpoints carries its spec: the model is built
+    from it (so an option it was trained with, e.g. ``mean_shift=False``, is kept), at the checkpoint's
+    scale, or at ``scale`` for an arbitrary-scale model. Otherwise the model is built by name at ``scale``
+    (``default_scale`` when not given) and foreign weights, if any, are loaded into it."""
+    from bench.checkpoints import load_model, load_weights, read_spec
+
+    spec = read_spec(weights) if weights else None
+    if spec is None:
+        scale = default_scale if scale is None else scale
+        model = registry.make(card.name, scale=scale)
+        if weights:
+            load_weights(model, weights)
+        return model, scale
+    if spec["name"] != card.name:
+        raise BenchError(f"{weights} is a checkpoint of {spec['name']} {spec.get('args', {})}, not of {card.name}: "
+                         f"name the model it holds")
+    stored = spec.get("args", {}).get("scale")
+    if scale is None or scale == stored:
+        return load_model(weights), stored
+    if card.scales is None:  # an arbitrary-scale model: the same weights serve any scale
+        return load_model(weights, scale=scale), scale
+    raise BenchError(f"{weights} holds {card.name} x{stored} weights and {card.name} is a fixed-scale model: "
+                     f"--scale {scale} does not fit them (leave --scale out, or give {stored})")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from bench import results
-    from bench.checkpoints import load_weights
     from bench.data.benchmarks import load_test_set
     from bench.evaluate import evaluate, resolve_device
     from bench.metrics import get_protocol
@@ -48,23 +74,20 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     card = registry.get(args.model)
     protocol = get_protocol(args.protocol)
-    model = registry.make(card.name, scale=args.scale)
-    if args.weights:
-        load_weights(model, args.weights)
-    elif any(True for _ in model.parameters()):
+    model, scale = _model_with_weights(card, args.scale, args.weights, default_scale=4)
+    if not args.weights and any(True for _ in model.parameters()):
         raise BenchError(f"{card.name} has learned parameters and no weights were given (--weights PATH); "
                          f"evaluating a random initialisation measures nothing")
-    test_set = load_test_set(args.dataset, args.scale, args.data_root, lr=args.lr)
+    test_set = load_test_set(args.dataset, scale, args.data_root, lr=args.lr)
     device = resolve_device(args.device)
     result = evaluate(model, card, test_set, protocol, device, progress=not args.quiet, ensemble=args.self_ensemble)
     result["weights"] = args.weights or "none (parameter-free)"
-    result["budget"] = weights_budget(args.weights, released=bool(args.weights)
-                                       and not args.weights.endswith(".safetensors"))
+    result["budget"] = weights_budget(args.weights)
     if not args.no_save:
         result["stored_as"] = str(results.append(result, "evaluate", args.results_dir))
     rows = [f"  {r['name']:<20} {_fmt(r['psnr'], 3):>8} dB  {r['ssim']:.4f}" for r in result["per_image"]]
     text = "\n".join([
-        f"{card.name}{' (x8 self-ensemble)' if args.self_ensemble else ''} on {test_set.name} x{args.scale}, "
+        f"{card.name}{' (x8 self-ensemble)' if args.self_ensemble else ''} on {test_set.name} x{scale}, "
         f"protocol {protocol.name}: {protocol.description}",
         f"LR: {result['lr_source']}; data: {test_set.location}" + (f" ({test_set.note})" if test_set.note else ""),
         *(rows if args.per_image else []),
@@ -132,27 +155,22 @@ def cmd_time(args: argparse.Namespace) -> None:
     from bench.timing import time_reparameterization
 
     device = resolve_device(args.device)
-    card = registry.get(args.model)
-    model = registry.make(args.model, scale=args.scale)
-    if args.weights:
-        from bench.checkpoints import load_weights
-
-        load_weights(model, args.weights)
+    model, scale = _model_with_weights(registry.get(args.model), args.scale, args.weights, default_scale=4)
     if args.lr:
         width, height = _size(args.lr)
     else:
-        height, width = lr_size(_size(args.hr), args.scale)
+        height, width = lr_size(_size(args.hr), scale)
     warmup = args.warmup if args.warmup is not None else (25 if device.type == "cuda" else 2)
     repeats = args.repeats if args.repeats is not None else (100 if device.type == "cuda" else 10)
-    base, variant = registry.split_name(card.name)
-    result = {"model": base, "variant": variant, "scale": args.scale,
+    base, variant = registry.split_name(args.model)
+    result = {"model": base, "variant": variant, "scale": scale, "spec": model.spec,
               **time_reparameterization(model, (1, 3, height, width), device, warmup, repeats)}
     result["weights"] = args.weights or "random init (latency does not depend on the values)"
     result["budget"] = budget("none", "given weights" if args.weights else "random weights: latency needs no training")
     if not args.no_save:
         result["stored_as"] = str(results.append(result, "time", args.results_dir))
     b = result["before"]
-    lines = [f"{args.model} x{args.scale} on {result['device']}, LR {result['lr_size']}, "
+    lines = [f"{args.model} x{scale} on {result['device']}, LR {result['lr_size']}, "
              f"{repeats} repeats after {warmup} warm-up",
              f"as trained: median {b['median_ms']:.2f} ms (IQR {b['iqr_ms']:.2f}, mean {b['mean_ms']:.2f}); "
              f"peak memory {b['peak_memory_bytes'] / 2**20:.0f} MiB ({b['peak_memory_kind']})"]
@@ -242,8 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--dataset", default="samples", help="Set5, Set14, B100, Urban100, Manga109, DIV2K-val, "
                    "samples (default: the embedded scikit-image set)")
-    p.add_argument("--scale", type=_scale, default=4, help="e.g. 4; arbitrary-scale models take any, e.g. 1.5")
-    p.add_argument("--weights", help="checkpoint: ours (carries its spec) or the authors' release")
+    p.add_argument("--scale", type=_scale, help="e.g. 4; arbitrary-scale models take any, e.g. 1.5 (default: "
+                   "the scale of the --weights checkpoint where it carries its spec, else 4)")
+    p.add_argument("--weights", help="checkpoint: ours (carries its spec: the model is built from it) or the "
+                   "authors' release")
     p.add_argument("--protocol", default="basicsr", help="basicsr (default), matlab, div2k-rgb, liif-y")
     p.add_argument("--lr", default="auto", choices=["auto", "paired", "generated"],
                    help="LR images: the set's MATLAB-made files if present (auto), or our imresize")
@@ -268,10 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("time", help="latency before and after reparameterisation")
     p.add_argument("model")
-    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--scale", type=int, help="default: the scale of the --weights checkpoint where it carries its "
+                   "spec, else 4")
     p.add_argument("--hr", default="1024x720", help="HR output WIDTHxHEIGHT; the LR input is HR // scale")
     p.add_argument("--lr", help="LR input WIDTHxHEIGHT (overrides --hr)")
-    p.add_argument("--weights", help="checkpoint to load first (latency does not depend on it)")
+    p.add_argument("--weights", help="checkpoint to load first (latency does not depend on its values; ours "
+                   "carry their spec, and the model is built from it)")
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument("--warmup", type=int, help="warm-up runs (default 25 on CUDA, 2 on CPU)")
     p.add_argument("--repeats", type=int, help="timed runs (default 100 on CUDA, 10 on CPU)")

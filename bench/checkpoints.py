@@ -1,14 +1,23 @@
-"""Checkpoints that carry their own spec (LIIF-style), and safe loading of foreign weights.
+"""Our checkpoints carry their own spec; foreign weights load safely.
 
-Ours: ``{"spec": {"name", "args"}, "state_dict": ..., **extra}``, so ``load_model(path)`` rebuilds
-the exact model with no other input. Foreign files (the authors' releases) are plain state_dicts,
-possibly nested under ``state_dict``/``params``/``model``; the model card's ``remap_weights``
-turns their keys into ours. Everything is read with ``torch.load(weights_only=True)``: a checkpoint
-can never run code.
+Ours are safetensors files, in one of two layouts:
+
+- a model file (``save_model``; a run's ``final.safetensors``): the model's state_dict, with the
+  metadata ``{"spec": json, "budget": json}`` (the ``{"name", "args"}`` spec the model was built from,
+  and the training budget it was trained with);
+- a step checkpoint of ``bench train`` (``checkpoints/step-NNNNNNN.safetensors``): the model's tensors
+  under ``model/`` (beside ``ema/`` and ``optim/``), its spec and recipe in the sibling ``.json``.
+
+``load_model(path)`` rebuilds the exact model from either with no other input. Foreign files (the
+authors' releases, ``.pth``/``.pt``) are plain state_dicts, possibly nested under
+``state_dict``/``params``/``model``: ``load_weights(model, path)`` loads them into a model built by name,
+after the model card's ``remap_weights`` turned their keys into ours. They are read with
+``torch.load(weights_only=True)``: a checkpoint can never run code.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -18,41 +27,100 @@ from torch import nn
 
 from bench import BenchError, registry
 
-__all__ = ["save_checkpoint", "read_checkpoint", "read_state_dict", "load_weights", "load_model", "training_budget"]
+__all__ = ["save_model", "read_spec", "read_state_dict", "load_weights", "load_model", "training_budget"]
+
+_STEP_PREFIX = "model/"  # a step checkpoint's model tensors (its others: ema/, optim/)
 
 
-def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> Path:
-    """Write ``model.spec`` + weights (+ ``extra``, e.g. optimizer state) atomically."""
+def save_model(path: str | os.PathLike, model: nn.Module, budget: Any = None) -> Path:
+    """Write ``model``'s weights with its spec (and ``budget``, any JSON-able object, e.g. the training
+    budget) as a safetensors file, atomically: a temporary file, flushed to disk, renamed into place."""
+    from safetensors.torch import save_file
+
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        raise BenchError("the model has no spec (build it with bench.registry.make) to save with its weights")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata = {"spec": json.dumps(spec)}
+    if budget is not None:
+        metadata["budget"] = json.dumps(budget)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"spec": model.spec, "state_dict": model.state_dict(), **extra}, tmp)
-    os.replace(tmp, path)
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+def _existing(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.is_file():
         raise BenchError(f"weights file {path} does not exist")
-    if path.suffix == ".safetensors":  # what `bench train` writes (final.safetensors)
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle errors, truncated files, non-tensor payloads
-        raise BenchError(f"cannot load weights {path} safely (weights_only=True): {err}") from None
+    return path
 
 
-def training_budget(path: str | os.PathLike) -> str | None:
-    """The budget label `bench train` wrote into a ``.safetensors`` file, if any."""
-    if Path(path).suffix != ".safetensors":
-        return None
+def _metadata(path: Path) -> dict[str, str]:
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
-        return (handle.metadata() or {}).get("budget")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}
+    except Exception as err:  # not a safetensors file, truncated header
+        raise BenchError(f"cannot read {path} as safetensors: {err}") from None
+
+
+def _step_meta(path: Path) -> dict[str, Any] | None:
+    """The sibling ``.json`` of a ``bench train`` step checkpoint (it carries the spec), or None."""
+    sidecar = path.with_suffix(".json")
+    if path.suffix != ".safetensors" or not sidecar.is_file():
+        return None
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and isinstance(meta.get("spec"), dict) else None
+
+
+def read_spec(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The ``{"name", "args"}`` spec one of our checkpoints carries; None for a foreign file."""
+    path = _existing(path)
+    if path.suffix != ".safetensors":
+        return None
+    stored = _metadata(path).get("spec")
+    if stored is not None:
+        try:
+            spec = json.loads(stored)
+        except ValueError:
+            raise BenchError(f"{path} carries an unreadable spec: {stored[:80]!r}") from None
+        if not isinstance(spec, dict) or "name" not in spec:
+            raise BenchError(f"{path} carries a spec without a model name: {stored[:80]!r}")
+        return spec
+    meta = _step_meta(path)
+    return meta["spec"] if meta is not None else None
+
+
+def training_budget(path: str | os.PathLike) -> Any:
+    """The budget our checkpoint was trained with: the parsed JSON a model file stores (the raw string
+    for files written before budgets were JSON), a step checkpoint's recipe budget; None if none."""
+    path = _existing(path)
+    if path.suffix != ".safetensors":
+        return None
+    stored = _metadata(path).get("budget")
+    if stored is None:
+        config = (_step_meta(path) or {}).get("config")
+        if not config:
+            return None
+        return {"tier": config.get("tier", "paper"), "overrides": config.get("overrides", {}),
+                "note": config.get("budget", "")}
+    try:
+        return json.loads(stored)
+    except ValueError:  # written as a bare label, before budgets were JSON
+        return stored
 
 
 def _state_dict_of(payload: Any, path: Path) -> dict[str, Any]:
@@ -66,17 +134,31 @@ def _state_dict_of(payload: Any, path: Path) -> dict[str, Any]:
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, Any]:
-    """The state_dict in a weights file, as stored (no remapping)."""
-    return _state_dict_of(read_checkpoint(path), Path(path))
+    """The model's state_dict in a weights file, as stored (no remapping): a model file's tensors, a
+    step checkpoint's ``model/`` tensors (unprefixed), a foreign file's (possibly nested) state_dict."""
+    path = _existing(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            tensors = load_file(str(path))
+        except Exception as err:  # truncated or not a safetensors file
+            raise BenchError(f"cannot read {path} as safetensors: {err}") from None
+        if "spec" in _metadata(path):  # a model file
+            return tensors
+        # a step checkpoint, also one separated from its .json: every key under model/, ema/ or optim/
+        if _step_meta(path) is not None or (any(k.startswith(_STEP_PREFIX) for k in tensors)
+                                            and all(k.split("/", 1)[0] in ("model", "ema", "optim") for k in tensors)):
+            return {k[len(_STEP_PREFIX):]: v for k, v in tensors.items() if k.startswith(_STEP_PREFIX)}
+        return tensors
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle errors, truncated files, non-tensor payloads
+        raise BenchError(f"cannot load weights {path} safely (weights_only=True): {err}") from None
+    return _state_dict_of(payload, path)
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
-    """Load a checkpoint (ours or the authors') into ``model``, strictly, with a readable mismatch error."""
-    path = Path(path)
-    state = read_state_dict(path)
-    card = registry.get(model.spec["name"])
-    if card.remap_weights is not None:
-        state = card.remap_weights(state)
+def _load_strictly(model: nn.Module, state: dict[str, Any], path: Path) -> nn.Module:
     ours = model.state_dict()
     missing = [k for k in ours if k not in state]
     unexpected = [k for k in state if k not in ours]
@@ -86,16 +168,30 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
                 for label, keys in (("missing keys", missing), ("unexpected keys", unexpected),
                                     ("other shapes", reshaped)) if keys]
     if problems:
-        raise BenchError(f"{path} does not fit {card.name} {model.spec['args']}: {'; '.join(problems)}")
+        spec = getattr(model, "spec", {"name": type(model).__name__, "args": {}})
+        raise BenchError(f"{path} does not fit {spec['name']} {spec['args']}: {'; '.join(problems)}")
     model.load_state_dict(state)
     return model
 
 
-def load_model(path: str | os.PathLike) -> nn.Module:
-    """Rebuild a model from one of our checkpoints alone."""
-    payload = read_checkpoint(path)
-    if not isinstance(payload, dict) or "spec" not in payload:
-        raise BenchError(f"{path} carries no spec; build the model by name and pass it to load_weights")
-    model = registry.make(payload["spec"])
-    model.load_state_dict(payload["state_dict"])
-    return model
+def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+    """Load a weights file into ``model`` (built by name), strictly, with a readable mismatch error.
+    A foreign file goes through the model card's ``remap_weights``; ours are in our keys already.
+    The spec one of our files carries is not checked against ``model``'s: ``load_model`` builds from it."""
+    path = _existing(path)
+    state = read_state_dict(path)
+    card = registry.get(model.spec["name"])
+    if card.remap_weights is not None and read_spec(path) is None:
+        state = card.remap_weights(state)
+    return _load_strictly(model, state, path)
+
+
+def load_model(path: str | os.PathLike, **args: Any) -> nn.Module:
+    """Rebuild the model one of our checkpoints holds, from the spec it carries; ``args`` override the
+    spec's (e.g. another scale for an arbitrary-scale model). ``model.spec`` is the spec it was built from."""
+    path = _existing(path)
+    spec = read_spec(path)
+    if spec is None:
+        raise BenchError(f"{path} carries no spec (not one of our checkpoints); build the model by name "
+                         f"and pass it to load_weights")
+    return _load_strictly(registry.make(spec, **args), read_state_dict(path), path)

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from bench import BenchError, registry, results
-from bench.measurements import budget, latest
+from bench.measurements import budget, latest, tier_of
 from bench.paper import TIERS, Context, Evaluate, Paper, Probe, Reparam, Sizes, Step, Train, papers
 
 __all__ = ["run_paper", "available_sets", "local_smoke", "evaluate_models", "weights_budget", "weights_dir", "main"]
@@ -57,20 +57,21 @@ def local_smoke(paper, data_root=None, tier: str = "smoke", **budget_fields):
     return smoke(paper, **{"train_sets": train_sets, "val_set": val_set, "tier": tier, **budget_fields})
 
 
-def weights_budget(path: str | None, released: bool) -> dict[str, Any]:
-    """The budget of an evaluation: the training budget stored in our weights, else no training here."""
-    from bench.checkpoints import training_budget
+def weights_budget(path: str | None) -> dict[str, Any]:
+    """The budget of a measurement of these weights: the training budget our checkpoints store, else none
+    spent here (the authors' released weights, or a parameter-free model)."""
+    from bench.checkpoints import read_spec, training_budget
 
-    stored = training_budget(path) if path else None
-    if isinstance(stored, str):
-        try:
-            stored = json.loads(stored)
-        except json.JSONDecodeError:
-            pass
-    if stored:
-        return stored if isinstance(stored, dict) else {"tier": "smoke" if "smoke" in stored else "paper",
-                                                        "overrides": {}, "note": stored}
-    return budget("none", "the authors' released weights" if released else "parameter-free: inference only")
+    if not path:
+        return budget("none", "parameter-free: inference only")
+    stored = training_budget(path)
+    if isinstance(stored, dict):
+        return stored
+    if stored:  # a label written before budgets were structured
+        return {"tier": tier_of(stored), "overrides": {}, "note": str(stored)}
+    if read_spec(path) is None:
+        return budget("none", "the authors' released weights")
+    return budget("none", "weights with no recorded budget")
 
 
 def evaluate_models(name: str, scale: float, datasets: list[str], protocol: str = "basicsr",
@@ -86,7 +87,7 @@ def evaluate_models(name: str, scale: float, datasets: list[str], protocol: str 
     model = registry.make(name, scale=scale)
     if weights:
         load_weights(model, weights)
-    spent = weights_budget(weights, released=bool(weights) and not str(weights).endswith(".safetensors"))
+    spent = weights_budget(weights)
     stored = []
     for dataset in datasets:
         result = evaluate(model, card, load_test_set(dataset, scale, data_root), get_protocol(protocol),

@@ -9,7 +9,10 @@ Run folder: ``config.json``, ``metrics.csv`` (step, loss, learning rate, it/s, v
 (step, scheduler, generator state, spec, config), and ``latest.json`` pointing at the last complete
 pair. A new checkpoint is complete (written, flushed, renamed) before the pointer moves and before
 the previous one is deleted, so a kill at any moment leaves a good checkpoint. Resuming restores the
-sampling generator too: the resumed run is bit for bit the uninterrupted one (on CPU).
+sampling generator too: the resumed run is bit for bit the uninterrupted one (on CPU). A finished run
+adds ``final.safetensors``: the weights (the EMA copy where the recipe keeps one) with their spec and
+budget (``bench.checkpoints.save_model``; ``load_model`` rebuilds the model from it, or from a step
+checkpoint).
 """
 
 from __future__ import annotations
@@ -381,14 +384,11 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
                "finished": step >= config.iterations, "world_size": world, "device": str(device),
                "run_dir": str(run_dir), "it_per_s": done_here / max(time.perf_counter() - start, 1e-9)}
     if rank == 0 and summary["finished"]:
-        from safetensors.torch import save_file
+        from bench.checkpoints import save_model
 
-        final = ema or model
-        save_file({k: v.detach().cpu().contiguous() for k, v in final.state_dict().items()},
-                  str(run_dir / "final.safetensors"), metadata={"spec": json.dumps(spec),
-                                                                 "budget": json.dumps(config.budget_record())})
-        summary["weights"] = str(run_dir / "final.safetensors")
-        from bench.report import learning_curve
+        final = ema or model  # built from spec by registry.make: final.spec is spec
+        summary["weights"] = str(save_model(run_dir / "final.safetensors", final, budget=config.budget_record()))
+        from bench.figures import learning_curve
 
         curve = run_dir / "learning_curve.png"
         if learning_curve(metrics_path, f"{spec['name']} x{scale}: {config.budget}", curve):

@@ -97,7 +97,7 @@ def probe(ctx) -> list[dict]:
     first_stage = load_weights(registry.make("mesr", scale=2, output="coarse"), weights)
     print(f"RB-only training on a frozen first stage ({weights}); a decision aid, not a paper number",
           file=sys.stderr)
-    spent = weights_budget(weights, released=False)
+    spent = weights_budget(weights)
     return [{"model": "mesr", "variant": "", "scale": 2, "weights": weights, **row,
              "budget": {**spent, "note": f"first stage: {spent.get('note', '')}; RB alone {row['steps']} steps"}}
             for row in rb_headroom(first_stage, 2, ctx.data_root)]
