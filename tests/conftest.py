@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from image_cache import ImageCache
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BENCHMARKS = REPO.parent / "shared" / "data" / "benchmarks"
@@ -30,3 +31,17 @@ def data_root() -> Path:
 def _isolated_results(tmp_path, monkeypatch):
     """No test writes into the real results store."""
     monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path / "results"))
+
+
+@pytest.fixture(scope="session")
+def image_cache() -> ImageCache:
+    """One per test run: sample images decoded once, every HR MATLAB-resized once (see image_cache.py)."""
+    return ImageCache()
+
+
+@pytest.fixture(autouse=True)
+def _images_once(request, monkeypatch):
+    """Training and evaluation in the tests take their LR images from the run's cache; the benchmarks
+    (tests/benchmarks, `nox -s bench`) time the real thing."""
+    if request.node.path.parent.name != "benchmarks":
+        request.getfixturevalue("image_cache").install(monkeypatch.setattr)
