@@ -24,6 +24,9 @@ from bench import BenchError
 from bench.data import benchmarks, training
 
 EMBEDDED = ("samples", "samples-train")
+# The functions the cache stands in for, as the package defines them (read before anything is installed).
+MAKE_LR = benchmarks.make_lr
+LOAD_TRAINING_IMAGES = training.load_training_images
 
 
 def _lr_key(hr: torch.Tensor, scale: float) -> tuple[Any, ...]:
@@ -37,9 +40,6 @@ class ImageCache:
         self.lrs: dict[tuple, torch.Tensor] = {} if lrs is None else lrs
         self.images: dict[tuple, list[torch.Tensor]] = {}
         self.hits = self.misses = 0
-        # the originals, whatever is installed later
-        self._make_lr: Callable[..., torch.Tensor] = benchmarks.make_lr
-        self._load_training_images: Callable[..., list[torch.Tensor]] = training.load_training_images
 
     def make_lr(self, hr: torch.Tensor, scale: float) -> torch.Tensor:
         key = _lr_key(hr, scale)
@@ -47,7 +47,7 @@ class ImageCache:
             self.hits += 1
         else:
             self.misses += 1
-            self.lrs[key] = self._make_lr(hr, scale)
+            self.lrs[key] = MAKE_LR(hr, scale)
         return self.lrs[key].clone()
 
     def load_training_images(self, names: list[str], scale: int = 1, data_root=None) -> list[torch.Tensor]:
@@ -56,10 +56,10 @@ class ImageCache:
         except BenchError:  # a training set (DIV2K-train, DF2K ...): read from its folder every time
             sets = ()
         if not sets or not set(sets) <= set(EMBEDDED):
-            return self._load_training_images(names, scale, data_root)
+            return LOAD_TRAINING_IMAGES(names, scale, data_root)
         key = (sets, type(scale).__name__, scale)
         if key not in self.images:
-            self.images[key] = self._load_training_images(names, scale, data_root)
+            self.images[key] = LOAD_TRAINING_IMAGES(names, scale, data_root)
         return [image.clone() for image in self.images[key]]
 
     def install(self, setattr_: Callable[[Any, str, Any], None] = setattr) -> None:
