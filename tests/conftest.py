@@ -2,9 +2,13 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+from image_cache import ImageCache
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BENCHMARKS = REPO.parent / "shared" / "data" / "benchmarks"
+DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (OMP_NUM_THREADS, else the cores)
+TEST_THREADS = int(os.environ.get("BENCH_TEST_THREADS", "1"))
 
 
 def benchmark_root() -> Path | None:
@@ -30,3 +34,32 @@ def data_root() -> Path:
 def _isolated_results(tmp_path, monkeypatch):
     """No test writes into the real results store."""
     monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path / "results"))
+
+
+@pytest.fixture(scope="session")
+def image_cache() -> ImageCache:
+    """One per test run: sample images decoded once, every HR MATLAB-resized once (see image_cache.py)."""
+    return ImageCache()
+
+
+@pytest.fixture(autouse=True)
+def _images_once(request, monkeypatch):
+    """Training and evaluation in the tests take their LR images from the run's cache; the benchmarks
+    (tests/benchmarks, `nox -s bench`) time the real thing."""
+    if request.node.path.parent.name != "benchmarks":
+        request.getfixturevalue("image_cache").install(monkeypatch.setattr)
+
+
+@pytest.fixture(autouse=True)
+def _threads(request, monkeypatch):
+    """Tests run one intra-op thread (BENCH_TEST_THREADS=N for another count), benchmarks torch's default.
+
+    The suite is thousands of small tensor ops, where a second OpenMP thread gains nothing; on a machine that
+    runs other work, each op then waits until that thread is scheduled again. On a busy 2-core machine MESR's
+    five variant builds took 18.7 s with 2 threads and 0.3 s with 1, and the whole suite 15 min against 3.
+    Subprocesses (the CLI tests) get the same count through OMP_NUM_THREADS."""
+    if request.node.path.parent.name == "benchmarks":
+        torch.set_num_threads(DEFAULT_THREADS)
+        return
+    torch.set_num_threads(TEST_THREADS)
+    monkeypatch.setenv("OMP_NUM_THREADS", str(TEST_THREADS))

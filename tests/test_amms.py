@@ -104,9 +104,9 @@ def test_chunked_non_local_is_san_s_formula(size):
 
 
 def test_chunked_model_equals_the_whole_matrix_model():
-    whole = registry.make("amms", scale=2, nl_chunk=0).eval()
+    whole = registry.make("amms", scale=2, nl_chunk=0, n_amms=2).eval()  # two blocks: the option reaches each
     _randomise_non_local(whole)
-    chunked = registry.make("amms", scale=2, nl_chunk=300).eval()  # blocks of 7 to 10 query rows
+    chunked = registry.make("amms", scale=2, nl_chunk=300, n_amms=2).eval()  # blocks of 7 to 10 query rows
     chunked.load_state_dict(whole.state_dict())
     x = torch.rand(1, 3, 13, 11)
     with torch.no_grad():

@@ -8,6 +8,7 @@ import socket
 import pytest
 import torch
 import torch.multiprocessing as mp
+from image_cache import ImageCache
 from safetensors.torch import load_file
 from torch import nn
 
@@ -66,21 +67,22 @@ def test_resume_after_a_kill_is_bit_exact(tmp_path):
     assert len(list((tmp_path / "b" / "checkpoints").glob("*.safetensors"))) == 1  # older ones removed
 
 
-def _ddp_worker(rank: int, world: int, port: int, run_dir: str) -> None:
+def _ddp_worker(rank: int, world: int, port: int, run_dir: str, lrs: dict) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
+    ImageCache(lrs).install()  # the LR images the single process made (a fresh process of its own)
     train(SPEC, dataclasses.replace(CONFIG, ema_decay=0.0), run_dir, progress=False)
     torch.distributed.destroy_process_group()
 
 
-def test_two_gloo_processes_follow_one_process(tmp_path):
+def test_two_gloo_processes_follow_one_process(tmp_path, image_cache):
     single = tmp_path / "single"
     train(SPEC, dataclasses.replace(CONFIG, ema_decay=0.0), single, progress=False)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path / "ddp")), nprocs=2, join=True)
+    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path / "ddp"), image_cache.lrs), nprocs=2, join=True)
     torch.testing.assert_close(torch.tensor(losses(tmp_path / "ddp")), torch.tensor(losses(single)),
                                rtol=1e-5, atol=1e-6)
     one = load_file(str(single / "final.safetensors"))
