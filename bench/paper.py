@@ -17,7 +17,6 @@ tier skips the step (a tier it does not name skips it too):
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -163,8 +162,6 @@ def papers() -> dict[str, Paper]:
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             try:
                 paper = entry.load()
-                if isinstance(paper, type(dataclasses)):  # TRANSITIONAL: an entry point naming the package
-                    paper = importlib.import_module(f"{paper.__name__}.manifest").PAPER
             except Exception as err:
                 raise BenchError(f"the paper plug-in {entry.name!r} ({entry.value}) failed to load: "
                                  f"{type(err).__name__}: {err}") from err

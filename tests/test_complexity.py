@@ -131,7 +131,8 @@ def _msit(name: str, encoder: nn.Module, scale: float) -> nn.Module:
 
 
 # The registered options the size comes from, where a model has them; else the model class itself with fewer
-# blocks and channels. MSRA-SR's config takes the sizes on top of its light or classical base: 2 x 2 layers, so that besides the two computing layers (plain and shifted window) two layers
+# blocks and channels. MSRA-SR's config takes the sizes on top of its light or classical base: 2 x 2 layers,
+# so that besides the two computing layers (plain and shifted window) two layers
 # share their score maps (through F), as every later layer of the full model does.
 MSRA_SMALL = dict(embed_dim=24, depths=(2, 2), ssa_dim=12, ssa_heads=2, ga_hidden=8)
 REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
