@@ -17,6 +17,7 @@ tier skips the step (a tier it does not name skips it too):
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -25,8 +26,8 @@ from typing import Any
 
 from bench import BenchError
 
-__all__ = ["TIERS", "ENTRY_POINT_GROUP", "Paper", "Step", "Sizes", "Reparam", "Train", "Evaluate", "Probe",
-           "Context", "papers", "EVERY_TIER"]
+__all__ = ["TIERS", "BENCHMARKS", "ENTRY_POINT_GROUP", "Paper", "Step", "Sizes", "Reparam", "Train", "Evaluate",
+           "Probe", "Context", "papers", "EVERY_TIER"]
 
 ENTRY_POINT_GROUP = "bench.reproductions"
 TIERS = ("ci", "smoke", "paper")
@@ -123,8 +124,6 @@ class Context:
     skipped: list[dict[str, str]] = field(default_factory=list)
 
     def skip(self, what: str, why: str) -> None:
-        import sys
-
         self.skipped.append({"step": what, "why": why})
         print(f"skipped {what}: {why}", file=sys.stderr)
 
@@ -173,9 +172,3 @@ def papers() -> dict[str, Paper]:
     finally:
         _loading = False
     return _papers
-
-
-def forget_papers() -> None:
-    """Walk the entry points again on the next lookup (for tests that install a plug-in)."""
-    global _papers
-    _papers = None
