@@ -13,6 +13,8 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.measurements import budget_text
+
 if TYPE_CHECKING:
     from bench.report import Cell
 
@@ -126,7 +128,9 @@ def figures(paper: str, cells: list[Cell], extra: dict[str, list], out: Path) ->
 
     for index, run in enumerate(extra["training"]):
         name = f"{paper}-training-{index}.png"
-        if learning_curve(Path(run.get("run_dir", "")) / "metrics.csv", f"{run['model']} x{run['scale']}: "
-                          f"{run['budget']}", out / name):
-            made.append({"file": name, "caption": f"Learning curve of {run['run_dir']} (budget: {run['budget']})"})
+        label = run["model"] + (f".{run['variant']}" if run.get("variant") else "")
+        if learning_curve(Path(run.get("run_dir", "")) / "metrics.csv", f"{label} x{run['scale']}: "
+                          f"{budget_text(run['budget'])}", out / name):
+            made.append({"file": name, "caption": f"Learning curve of {run['run_dir']} "
+                                                  f"(budget: {budget_text(run['budget'])})"})
     return made, ""

@@ -38,8 +38,11 @@ def budget_text(budget: Any) -> str:
     """One line for people: the tier and what it changed."""
     if not isinstance(budget, dict):
         return str(budget)
+    tier, note = budget.get("tier", "?"), budget.get("note", "")
+    if note:
+        return note if note.startswith(tier) else f"{tier}: {note}"
     changes = ", ".join(f"{k} {v}" for k, v in budget.get("overrides", {}).items())
-    return "; ".join(p for p in (budget.get("tier", ""), budget.get("note", ""), changes) if p)
+    return f"{tier}: {changes}" if changes else tier
 
 
 @dataclass(frozen=True, order=True)
