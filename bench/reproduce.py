@@ -297,8 +297,22 @@ def _reported(paper: Paper):
     return read_reported(paper.reported) if paper.reported else []
 
 
-def argument_parser(choices: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench reproduce", description=__doc__.split("\n")[0])
+def _steps_text(known: dict[str, Paper]) -> str:
+    """Each paper's steps and the tiers that run them, for --help."""
+    lines = ["steps (the tiers that run them; opt-in steps run when named with --steps):"]
+    for name, paper in sorted(known.items()):
+        steps = [f"{s.id} ({'opt-in: ' if s.opt_in else ''}"
+                 f"{', '.join(t for t in TIERS if not isinstance(s.at(t), str)) or 'none'})" for s in paper.steps]
+        lines.append(f"  {name}: " + "; ".join(steps))
+    return "\n".join(lines)
+
+
+def argument_parser(known: dict[str, Paper]) -> argparse.ArgumentParser:
+    choices = sorted(known)
+    parser = argparse.ArgumentParser(prog="python -m bench reproduce", epilog=_steps_text(known),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description="Run a paper's manifest (or all of them) at a budget tier; every "
+                                                 "measurement goes to the results store.")
     parser.add_argument("paper", choices=[*choices, "all"], metavar="PAPER", help=f"{', '.join(choices)} or all")
     parser.add_argument("--budget", choices=TIERS, default="smoke",
                         help="ci: minutes, deterministic (the regression gate's numbers); smoke: a labelled short "
@@ -319,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] not in (*known, "all") and not argv[0].startswith("-"):
         print(f"error: no reproduction for {argv[0]!r}; papers with one: {', '.join(sorted(known))}", file=sys.stderr)
         return 2
-    args = argument_parser(sorted(known)).parse_args(argv)
+    args = argument_parser(known).parse_args(argv)
     chosen = sorted(known) if args.paper == "all" else [args.paper]
     only = tuple(s for s in (args.steps or "").split(",") if s)
     summaries = []
