@@ -10,7 +10,7 @@ Ours are safetensors files, in one of two layouts:
 
 ``load_model(path)`` rebuilds the exact model from either with no other input. Foreign files (the
 authors' releases, ``.pth``/``.pt``) are plain state_dicts, possibly nested under
-``state_dict``/``params``/``model``: ``load_weights(model, path)`` loads them into a model built by name,
+``state_dict``/``params``/``model``/``sd``: ``load_weights(model, path)`` loads them into a model built by name,
 after the model card's ``remap_weights`` turned their keys into ours. They are read with
 ``torch.load(weights_only=True)``: a checkpoint can never run code.
 """
@@ -124,10 +124,13 @@ def training_budget(path: str | os.PathLike) -> Any:
 
 
 def _state_dict_of(payload: Any, path: Path) -> dict[str, Any]:
+    """The state_dict in a foreign payload, down nested ``state_dict``/``params_ema``/``params``/``model``/``sd``
+    entries: LIIF-style releases (LIIF, CLIT, MSIT) hold ``{"model": {"name", "args", "sd": state_dict}, ...}``."""
     if isinstance(payload, dict):
-        for key in ("state_dict", "params_ema", "params", "model"):
+        for key in ("state_dict", "params_ema", "params", "model", "sd"):
             if isinstance(payload.get(key), dict):
-                return payload[key]
+                inner = payload[key]
+                return _state_dict_of(inner, path) if any(isinstance(v, dict) for v in inner.values()) else inner
         if all(isinstance(v, torch.Tensor) for v in payload.values()):
             return payload
     raise BenchError(f"{path} holds no state_dict")

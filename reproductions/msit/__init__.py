@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bench.registry import Variant, option, register
 from reproductions.msit.model import MSIT
 from reproductions.msit.recipe import recipe
+from reproductions.msit.remap import remap_official
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,14 @@ def _recipe(scale: float, stage: str = "b", **row):
 
 # scales=None: any scale, fractional ones too (e.g. 1.5).
 @register("msit-edsr", paper="MSIT (arXiv 2024)", scales=None, config=MSITConfig, variants=VARIANTS, recipe=_recipe,
+          remap_weights=remap_official,
           description="MSIT on EDSR-baseline, stage B (RIM): 6.0M params (official count), 8.1M deployed")
 def msit_edsr(scale: float, **config) -> MSIT:
     return _build("edsr-baseline", scale, **config)
 
 
 @register("msit-rdn", paper="MSIT (arXiv 2024)", scales=None, config=MSITConfig, recipe=_recipe,
+          remap_weights=remap_official,
           variants={"plain-conv": VARIANTS["plain-conv"]},
           description="MSIT on RDN, stage B (RIM): 26.8M params, 28.9M deployed")
 def msit_rdn(scale: float, **config) -> MSIT:
