@@ -188,8 +188,9 @@ def extra_records(records: list[dict[str, Any]], models: set[str]) -> dict[str, 
                     r.get("reference")): r for r in records if r.get("kind") == "compare" and r.get("model") in models}
     return {
         "comparisons": list(comparisons.values()),
+        # a model with nothing to reparameterise (bicubic) has no "after" time: it has no row here
         "reparameterization": [r for r in records if r.get("kind") == "time" and r.get("model") in models
-                               and "max_abs_diff" in r],
+                               and r.get("after_ms") is not None],
         # a resumed run is recorded again when it finishes: one row per run folder, the latest
         "training": list({r.get("run_dir"): r for r in records
                           if r.get("kind") == "train" and r.get("model") in models}.values()),

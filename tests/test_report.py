@@ -181,3 +181,14 @@ def test_known_differences_name_real_rows_and_reach_their_cells(monkeypatch):
                                  ("amms", "bicubic", "", "2", "psnr", "Urban100"): "elsewhere"})
     (cell,) = report.build_cells([row], measured(PSNR_KEY, 33.9))
     assert cell.known == "here"
+
+
+def test_a_timing_of_a_model_with_nothing_to_merge_does_not_break_the_report(tmp_path):
+    """`bench time bicubic` stores no "after" time (there is no deployed form); the report still renders."""
+    from bench.__main__ import main as cli
+
+    store, out = tmp_path / "store", tmp_path / "out"
+    assert cli(["time", "bicubic", "--scale", "2", "--lr", "16x16", "--repeats", "1", "--warmup", "0",
+                "--results-dir", str(store)]) == 0
+    assert report.main(["--html", "--out", str(out), "--results-dir", str(store)]) == 0
+    assert (out / "amms.html").is_file()
