@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     args = argument_parser(known).parse_args(argv)
     chosen = sorted(known) if args.paper == "all" else [args.paper]
     only = tuple(s for s in (args.steps or "").split(",") if s)
-    summaries = []
+    summaries, status = [], 0
     for name in chosen:
         steps = only if args.paper != "all" else tuple(s for s in only if s in {x.id for x in known[name].steps})
         if only and not steps:
@@ -344,7 +344,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== reproduce {name} ({known[name].title}), budget {args.budget}", file=sys.stderr)
         ctx = Context(name, args.budget, args.data_root, Path(args.runs), args.device, not args.no_cache,
                       tuple(s for s in (args.sets or "").split(",") if s))
-        summaries.append(run_paper(known[name], ctx, steps))
+        try:
+            summaries.append(run_paper(known[name], ctx, steps))
+        except BenchError as err:  # one paper's failure does not stop the others; the exit status says it
+            print(f"error: {name}: {err}", file=sys.stderr)
+            summaries.append({"paper": name, "error": str(err), "skipped": ctx.skipped})
+            status = 1
     if args.json:
         print(json.dumps({"budget": args.budget, "papers": summaries}, indent=1, default=str))
-    return 0
+    return status

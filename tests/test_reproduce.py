@@ -30,3 +30,26 @@ def test_unknown_paper_is_an_error_that_lists_the_papers(capsys):
     assert cli(["reproduce", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no reproduction for 'nope'" in err and "msra" in err and "baselines" in err
+
+
+def test_one_paper_failing_does_not_stop_the_others(monkeypatch, capsys):
+    import json
+
+    from bench import BenchError, reproduce
+    from bench.paper import Paper, Probe
+
+    def broken(ctx):
+        raise BenchError("a step that cannot run")
+
+    def fine(ctx):
+        return [{"model": "bicubic", "value": 1}]
+
+    monkeypatch.setattr(reproduce, "papers", lambda: {
+        "a": Paper("a", "A paper that fails (venue not stated)", steps=(Probe(id="p", kind="probe", run=broken),)),
+        "b": Paper("b", "A paper that runs (venue not stated)", steps=(Probe(id="p", kind="probe", run=fine),))})
+    assert reproduce.main(["all", "--budget", "ci", "--json"]) == 1
+    out, err = capsys.readouterr()
+    summary = json.loads(out)  # one object for all papers
+    assert [p["paper"] for p in summary["papers"]] == ["a", "b"]
+    assert summary["papers"][0]["error"] == "a step that cannot run" and "p" in summary["papers"][1]["steps"]
+    assert "error: a: a step that cannot run" in err
