@@ -285,6 +285,9 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
           resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
     """Train ``spec`` (``{"name", "args"}``) with ``config`` into ``run_dir``. ``stop_after``: stop at
     that step as if killed (for tests). Returns the summary (rank 0's view)."""
+    for name in ("iterations", "batch_size", "lr_patch"):
+        if getattr(config, name) < 1:  # a run of no steps would save random weights as "finished"
+            raise BenchError(f"{name} must be at least 1, got {getattr(config, name)}")
     rank, world, local_rank = _distributed()
     if device is None:
         device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"

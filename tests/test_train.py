@@ -258,3 +258,10 @@ def test_a_model_loss_trains_its_own_weights(tmp_path):
     config = dataclasses.replace(CONFIG, loss="model", ema_decay=0.0, iterations=3)
     run = train({"name": "weighted-two", "args": {"scale": 2}}, config, tmp_path / "a", progress=False)
     assert load_file(run["weights"])["log_weight"].item() != 0.0  # the loss's parameter learned
+
+
+@pytest.mark.parametrize("field", ["iterations", "batch_size", "lr_patch"])
+def test_a_run_of_no_steps_is_refused_and_leaves_nothing(tmp_path, field):
+    with pytest.raises(BenchError, match=f"{field} must be at least 1"):
+        train(SPEC, dataclasses.replace(CONFIG, **{field: -5}), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists() and not list(tmp_path.rglob("*.json"))
