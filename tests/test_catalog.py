@@ -166,6 +166,23 @@ def test_symlink_in_tar_is_refused(tmp_path):
         catalog.safe_extract(archive, (("bundle/Toy/", ""),), tmp_path / "out")
 
 
+def test_a_tar_made_the_ordinary_way_extracts(tmp_path):
+    """`tar cf` writes directory members (named without a trailing slash in tarfile); they are folders, not
+    refusals (issue 21 item 1: every real benchmark archive was refused)."""
+    import subprocess
+
+    folder = tmp_path / "src" / "benchmark" / "Toy" / "HR"
+    folder.mkdir(parents=True)
+    (folder / "a.png").write_bytes(b"png bytes")
+    archive = tmp_path / "real.tar"
+    subprocess.run(["tar", "cf", str(archive), "-C", str(tmp_path / "src"), "benchmark"], check=True)
+    with tarfile.open(archive) as tar:
+        assert any(info.isdir() and not info.name.endswith("/") for info in tar)  # the case that was refused
+    written = catalog.safe_extract(archive, (("benchmark/Toy/", ""),), tmp_path / "out")
+    assert written == [(tmp_path / "out" / "HR" / "a.png").resolve()]
+    assert (tmp_path / "out" / "HR" / "a.png").read_bytes() == b"png bytes"
+
+
 def test_catalogue_is_complete_and_honest():
     for name in ("Set5", "Set14", "B100", "Urban100", "Manga109", "DIV2K-val"):
         assert name in catalog.CATALOG

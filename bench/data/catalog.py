@@ -273,17 +273,18 @@ def fetch(archive: Archive, folder: Path, progress: bool = True, timeout: float 
     return final
 
 
-def _members(path: Path) -> Iterator[tuple[str, object, bool]]:
-    """(name, handle, is_regular_file) for every member of a zip or tar archive."""
+def _members(path: Path) -> Iterator[tuple[str, object, str]]:
+    """(name, handle, kind) for every member of a zip or tar archive; kind: "file", "dir" or "other" (links,
+    devices ...). tarfile names directories without a trailing slash, so the kind is asked, not guessed."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
-                yield info.filename, (archive, info), not info.is_dir() and not is_link
+                yield info.filename, (archive, info), "other" if is_link else "dir" if info.is_dir() else "file"
     elif tarfile.is_tarfile(path):
         with tarfile.open(path) as archive:
             for info in archive:
-                yield info.name, (archive, info), info.isfile()
+                yield info.name, (archive, info), "file" if info.isfile() else "dir" if info.isdir() else "other"
     else:
         raise BenchError(f"{path} is neither a zip nor a tar archive")
 
@@ -299,7 +300,7 @@ def safe_extract(path: Path, members: tuple[tuple[str, str], ...], destination: 
     Links, devices and anything whose resolved path leaves ``destination`` are refused."""
     destination = destination.resolve()
     written = []
-    for name, handle, regular in _members(path):
+    for name, handle, kind in _members(path):
         for prefix, folder in members:
             if not name.startswith(prefix) or name == prefix:
                 continue
@@ -308,10 +309,10 @@ def safe_extract(path: Path, members: tuple[tuple[str, str], ...], destination: 
             if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts or \
                     not target.is_relative_to(destination):
                 raise BenchError(f"{path}: member {name!r} would land outside {destination}; refusing the archive")
-            if not regular:
-                if not name.endswith("/"):
-                    raise BenchError(f"{path}: member {name!r} is not a regular file; refusing the archive")
+            if kind == "dir":  # folders are made for the files they hold
                 continue
+            if kind != "file":
+                raise BenchError(f"{path}: member {name!r} is not a regular file; refusing the archive")
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".tmp")
             with _open_member(handle) as source, tmp.open("wb") as out:
