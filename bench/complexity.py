@@ -116,12 +116,13 @@ def meta_mult_adds(model: nn.Module, shape: tuple[int, ...]) -> int:
 
 def _cache_key(spec: dict, settings: dict, model: nn.Module) -> str:
     """Everything a count depends on: the spec and its resolved config (a registered default or a variant's
-    override that changes moves the key), the sizes, the versions, and the source of the model's class and of
-    this counter."""
+    override that changes moves the key), the sizes, the versions, and the source of every module class the model
+    is built from and of this counter."""
     from bench import registry
 
-    source = inspect.getsourcefile(type(model)) or ""
-    code = Path(source).read_bytes() if source and Path(source).is_file() else b""
+    # the source of every module class the model is made of (its layers may live in another file)
+    files = sorted({inspect.getsourcefile(type(m)) or "" for m in model.modules()} - {""})
+    code = b"".join(Path(f).read_bytes() for f in files if Path(f).is_file())
     try:
         import fvcore
 

@@ -221,3 +221,21 @@ def test_every_model_counts_consistently_on_a_small_input(name, tmp_path, monkey
     again = complexity(model, SCALE, hr=HR)
     assert "cached" in again and again["mult_adds"] == first["mult_adds"]
     assert "cached" not in complexity(model, SCALE, hr=(48, 40))
+
+
+def test_a_changed_registered_default_is_counted_again(tmp_path, monkeypatch):
+    """The cache key holds the resolved config: a default edited in a paper's config (issue 21 item 2: depths of
+    msra-light) is a new count, never the old one "(from cache)"."""
+    import dataclasses
+
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path))
+    card = registry.get("msra-light")
+    before = complexity(registry.make("msra-light", scale=2), 2, hr=(32, 32), cross_check=False)
+
+    @dataclasses.dataclass(frozen=True)
+    class Shallower(card.config):
+        depths: tuple[int, ...] = registry.option((1, 1), "test: an edited default")
+
+    monkeypatch.setitem(registry._MODELS, "msra-light", dataclasses.replace(card, config=Shallower))
+    after = complexity(registry.make("msra-light", scale=2), 2, hr=(32, 32), cross_check=False)
+    assert "cached" not in after and after["params"] < before["params"]
