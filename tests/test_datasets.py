@@ -133,3 +133,17 @@ def test_self_ensemble_is_exact_for_a_symmetric_model_and_not_for_others():
     torch.manual_seed(0)
     skewed = torch.nn.Conv2d(3, 3, 3, padding=1).double()
     assert (self_ensemble(skewed, lr) - skewed(lr)).abs().max() > 1e-3
+
+
+@pytest.mark.data
+def test_bicubic_at_a_fractional_scale_fits_the_cropped_hr(capsys, data_root):
+    """Set5 x2.5: woman's HR crops to round(floor(344 / 2.5) * 2.5) = 342 rows; MATLAB's imresize(lr, 2.5) rounds
+    137 * 2.5 up to 343 (issue 21 item 5). At whole scales the output is MATLAB's imresize(lr, s) exactly."""
+    code, out, _ = run_cli(capsys, "evaluate", "bicubic", "--dataset", "Set5", "--scale", "2.5", "--data-root",
+                           str(data_root), "--json", "--no-save")
+    assert code == 0 and json.loads(out)["n_images"] == 5
+    from bench.data.imresize import imresize
+
+    lr = torch.rand(1, 3, 13, 17, dtype=torch.float64)
+    for scale in (2, 3, 4):
+        assert torch.equal(registry.make("bicubic", scale=scale)(lr), imresize(lr, scale))
