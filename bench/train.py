@@ -241,6 +241,27 @@ def _same_training(stored: dict[str, Any], config: TrainConfig) -> bool:
     return all(stored.get(k, defaults[k]) == v for k, v in current.items() if k not in _CADENCE)
 
 
+def _forget_after(run_dir: Path, step: int, latest: Path | None) -> None:
+    """A run resumes at ``step``: the metrics rows after it (written before a kill) go, so that every step has
+    one row, and so do half-written files and checkpoints other than the one resumed from."""
+    metrics = run_dir / "metrics.csv"
+    if metrics.is_file():
+        with metrics.open(newline="") as handle:
+            rows = list(csv.reader(handle))
+        kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) <= step]
+        if len(kept) != len(rows):
+            def write(path: Path) -> None:
+                with path.open("w", newline="") as handle:
+                    csv.writer(handle).writerows(kept)
+
+            _atomic_write(metrics, write)
+    folder = run_dir / "checkpoints"
+    for path in folder.glob("*") if folder.is_dir() else ():
+        stale_step = path.name.startswith("step-") and (latest is None or path.stem != latest.name)
+        if path.suffix == ".tmp" or stale_step:
+            path.unlink(missing_ok=True)
+
+
 # ---- the loop -----------------------------------------------------------------------------------------------
 
 def _validate(model: nn.Module, spec: dict, config: TrainConfig, scale: int, data_root, device) -> float:
@@ -316,6 +337,7 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
         step = load_checkpoint(latest, model, ema, optimizer, generator)
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
+        _forget_after(run_dir, step, latest)
         (run_dir / "config.json").write_text(json.dumps({"spec": spec, "config": config.as_dict(),
                                                          "world_size": world}, indent=1))
     sampler = _make_sampler(config, scale, data_root)

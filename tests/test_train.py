@@ -56,10 +56,16 @@ def test_resume_after_a_kill_is_bit_exact(tmp_path):
     stopped = train(SPEC, CONFIG, tmp_path / "b", progress=False, stop_after=4)  # "killed" after step 4
     assert not stopped["finished"]
     assert json.loads((tmp_path / "b" / "checkpoints" / "latest.json").read_text())["step"] == 3
-    # the run was killed after step 4 but its last checkpoint is step 3: drop the lost step's log line, resume
-    lines = (tmp_path / "b" / "metrics.csv").read_text().splitlines()
-    (tmp_path / "b" / "metrics.csv").write_text("\n".join(lines[:4]) + "\n")
+    # killed after step 4, its last checkpoint at step 3, mid-write of the next files: resuming forgets step 4's
+    # metrics row and the half-written files (issue 21 item 6)
+    folder = tmp_path / "b" / "checkpoints"
+    (folder / "step-0000006.safetensors.tmp").write_bytes(b"half")
+    (folder / "step-0000005.json").write_text("{}")
     resumed = train(SPEC, CONFIG, tmp_path / "b", progress=False)
+    steps = [int(row.split(",")[0]) for row in (tmp_path / "b" / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == list(range(1, CONFIG.iterations + 1))  # one row per step
+    assert sorted(p.name for p in folder.iterdir()) == ["latest.json", "step-0000006.json",
+                                                        "step-0000006.safetensors"]
     assert resumed["finished"] and straight["finished"]
     a, b = load_file(str(tmp_path / "a" / "final.safetensors")), load_file(str(tmp_path / "b" / "final.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
