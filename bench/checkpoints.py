@@ -12,7 +12,9 @@ Ours are safetensors files, in one of two layouts:
 authors' releases, ``.pth``/``.pt``) are plain state_dicts, possibly nested under
 ``state_dict``/``params``/``model``/``sd``: ``load_weights(model, path)`` loads them into a model built by name,
 after the model card's ``remap_weights`` turned their keys into ours. They are read with
-``torch.load(weights_only=True)``: a checkpoint can never run code.
+``torch.load(weights_only=True)``: a checkpoint can never run code. MATLAB releases (``.mat``, the
+MATLAB-era test packages) are read with ``scipy.io.loadmat`` into a dict of its arrays, as stored (cell
+arrays and structs as numpy object arrays): only the card's ``remap_weights`` knows their layout.
 """
 
 from __future__ import annotations
@@ -136,9 +138,23 @@ def _state_dict_of(payload: Any, path: Path) -> dict[str, Any]:
     raise BenchError(f"{path} holds no state_dict")
 
 
+def _read_mat(path: Path) -> dict[str, Any]:
+    """A MATLAB file's variables (numpy arrays, MATLAB's column-major layout kept), for a card's remap."""
+    import scipy.io
+
+    try:
+        arrays = scipy.io.loadmat(str(path))
+    except NotImplementedError:  # v7.3 files are HDF5
+        raise BenchError(f"{path} is a MATLAB v7.3 (HDF5) file; only v4-v7.2 .mat files are read") from None
+    except Exception as err:  # truncated or not a MATLAB file
+        raise BenchError(f"cannot read {path} as a MATLAB .mat file: {err}") from None
+    return {k: v for k, v in arrays.items() if not k.startswith("__")}
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, Any]:
     """The model's state_dict in a weights file, as stored (no remapping): a model file's tensors, a
-    step checkpoint's ``model/`` tensors (unprefixed), a foreign file's (possibly nested) state_dict."""
+    step checkpoint's ``model/`` tensors (unprefixed), a foreign file's (possibly nested) state_dict,
+    a ``.mat`` file's variables (numpy arrays; the card's ``remap_weights`` turns them into tensors)."""
     path = _existing(path)
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
@@ -154,6 +170,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Any]:
                                             and all(k.split("/", 1)[0] in ("model", "ema", "optim") for k in tensors)):
             return {k[len(_STEP_PREFIX):]: v for k, v in tensors.items() if k.startswith(_STEP_PREFIX)}
         return tensors
+    if path.suffix == ".mat":
+        return _read_mat(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, truncated files, non-tensor payloads

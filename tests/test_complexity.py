@@ -138,6 +138,7 @@ MSRA_SMALL = dict(embed_dim=24, depths=(2, 2), ssa_dim=12, ssa_heads=2, ga_hidde
 REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
     "amms": lambda full, s: registry.make("amms", scale=s, n_amms=2, sf_depth=2),
     "edsr-baseline": lambda full, s: _edsr(s),
+    "fsrcnn": lambda full, s: registry.make("fsrcnn", scale=s, d=8, s=4, m=2),
     "imdn": lambda full, s: IMDN(s, nf=16, num_blocks=2),
     "liif-edsr-baseline": lambda full, s: _liif(full, _edsr(no_upsampling=True, mean_shift=False), s),
     "liif-rdn": lambda full, s: _liif(full, _rdn(no_upsampling=True), s),
@@ -149,8 +150,10 @@ REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
     "mstn": lambda full, s: registry.make("mstn", scale=s, width=16, growth=8, dense_layers=2, blocks=2, stages=2,
                                           heads=2),
     "rdn": lambda full, s: _rdn(s),
+    "srcnn": lambda full, s: registry.make("srcnn", scale=s, n1=8, n2=4),
     "swinir-classical": lambda full, s: _swinir(full, s),
     "swinir-light": lambda full, s: _swinir(full, s),
+    "vdsr": lambda full, s: registry.make("vdsr", scale=s, depth=4, features=8),
 }
 # Names with a "." (a paper's ablation rows, registered as variants of its model) are left out, as they were
 # before they were registered. tests/benchmarks/test_full_size_counts.py runs this check on the full sizes.

@@ -1,0 +1,200 @@
+"""SRCNN, FSRCNN and VDSR from their authors' MATLAB releases (``$BENCH_WEIGHTS_DIR/zoo/*.mat``): each loader
+checked against a direct numpy transcription of the authors' test code on a small input, and the published
+Set5 rows re-measured under the ``matlab`` protocol."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bench import BenchError, registry
+from bench.__main__ import main
+from bench.checkpoints import load_weights, read_state_dict
+from bench.data.imresize import imresize
+from bench.reported import reported_numbers
+from bench.reproduce import weights_dir
+
+
+@pytest.fixture(scope="session")
+def zoo() -> Path:
+    """``$BENCH_WEIGHTS_DIR/zoo`` (``./weights/zoo`` without it), where the authors' files are kept."""
+    found = weights_dir() / "zoo"
+    if not (found / "SRCNN_x3.mat").is_file():
+        message = f"the authors' releases are not in {found} (SRCNN_x3.mat ...; set BENCH_WEIGHTS_DIR)"
+        if os.environ.get("BENCH_REQUIRE_DATA") == "1":
+            pytest.fail(message)  # CI has them: a missing folder there is a failure, not a skip
+        pytest.skip(message)
+    return found
+
+
+def loaded(name: str, scale: int, path: Path) -> torch.nn.Module:
+    return load_weights(registry.make(name, scale=scale), path).double().eval()
+
+
+def imfilter(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """MATLAB ``imfilter(x, taps, 'same', 'replicate')``: correlation, edge samples repeated."""
+    k = taps.shape[0]
+    padded = np.pad(x, k // 2, mode="edge")
+    out = np.zeros_like(x)
+    for a in range(k):
+        for b in range(k):
+            out += taps[a, b] * padded[a:a + x.shape[0], b:b + x.shape[1]]
+    return out
+
+
+def taps(vector: np.ndarray) -> np.ndarray:
+    """``reshape(vector, k, k)`` in MATLAB (column-major)."""
+    k = round(vector.size ** 0.5)
+    return np.reshape(vector, (k, k), order="F")
+
+
+def srcnn_reference(im_b: np.ndarray, mat: dict) -> np.ndarray:
+    """SRCNN.m of the authors' test package, loop for loop (vectorised over pixels only)."""
+    w1, w2, w3 = mat["weights_conv1"], mat["weights_conv2"], mat["weights_conv3"]
+    b1, b2, b3 = (mat[f"biases_conv{i}"].ravel() for i in (1, 2, 3))
+    conv1 = [np.maximum(imfilter(im_b, taps(w1[:, i])) + b1[i], 0) for i in range(w1.shape[1])]
+    conv2 = [np.maximum(sum(imfilter(conv1[j], taps(w2[j, :, i])) for j in range(w2.shape[0])) + b2[i], 0)
+             for i in range(w2.shape[2])]
+    return sum(imfilter(conv2[i], taps(w3[i, :])) for i in range(w3.shape[0])) + b3[0]
+
+
+def fsrcnn_reference(im_l: np.ndarray, mat: dict, scale: int) -> np.ndarray:
+    """FSRCNN.m and deconv.m of the authors' test package."""
+    weights, biases, slopes = ([np.asarray(c) for c in mat[k].ravel()] for k in ("weights_conv", "biases_conv",
+                                                                              "prelu_conv"))
+    data = [im_l]
+    for w, b, a in zip(weights[:-1], biases[:-1], slopes[:-1], strict=True):
+        out = []
+        for i in range(w.shape[2]):
+            z = sum(imfilter(data[j], taps(w[j, :, i])) for j in range(w.shape[0])) + b.ravel()[i]
+            out.append(np.maximum(z, 0) + a.item() * np.minimum(z, 0))
+        data = out
+    hei, wid = im_l.shape
+    result = np.zeros((hei * scale, wid * scale))
+    for j, plane in enumerate(data):  # deconv.m
+        f = taps(weights[-1][0, :, j])
+        k = f.shape[0]
+        padded = np.pad(plane, 1, mode="edge")
+        canvas = np.zeros((padded.shape[0] * scale + k - 1, padded.shape[1] * scale + k - 1))
+        for r in range(padded.shape[0]):
+            for c in range(padded.shape[1]):
+                canvas[r * scale:r * scale + k, c * scale:c * scale + k] += padded[r, c] * f
+        start = (k + 1) // 2 + scale - 1  # MATLAB's (fsize + 1)/2 + stride * border, 0-based
+        result += canvas[start:start + hei * scale, start:start + wid * scale]
+    return result + biases[-1].ravel()[0]
+
+
+@pytest.fixture(scope="module")
+def small_lr() -> torch.Tensor:
+    torch.manual_seed(0)
+    return torch.rand(1, 1, 7, 6, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_srcnn_mat_loads_and_runs_as_srcnn_m(zoo, small_lr, scale):
+    path = zoo / f"SRCNN_x{scale}.mat"
+    mat = read_state_dict(path)
+    assert mat["weights_conv1"].shape == (81, 64) and mat["weights_conv2"].shape == (64, 25, 32)
+    assert mat["weights_conv3"].shape == (32, 25) and mat["biases_conv3"].shape == (1, 1)
+    model = loaded("srcnn", scale, path)
+    assert model.conv1.weight.shape == (64, 1, 9, 9) and model.conv3.weight.shape == (1, 32, 5, 5)
+    im_b = imresize(small_lr, scale)[0, 0].numpy()
+    with torch.no_grad():
+        ours = model(small_lr)[0, 0].numpy()
+    np.testing.assert_allclose(ours, srcnn_reference(im_b, mat), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_fsrcnn_mat_loads_and_runs_as_fsrcnn_m(zoo, small_lr, scale):
+    path = zoo / f"FSRCNN_x{scale}.mat"
+    mat = read_state_dict(path)
+    shapes = [np.asarray(w).shape for w in mat["weights_conv"].ravel()]
+    assert shapes == [(1, 25, 56), (56, 1, 12), *[(12, 9, 12)] * 4, (12, 1, 56), (1, 81, 56)]
+    model = loaded("fsrcnn", scale, path)
+    assert [a.weight.item() for a in model.acts] == pytest.approx(
+        [np.asarray(a).item() for a in mat["prelu_conv"].ravel()[:-1]])
+    model.shift = 0  # the network itself; the x3 comparison shift is checked below
+    with torch.no_grad():
+        ours = model(small_lr)[0, 0].numpy()
+    reference = fsrcnn_reference(small_lr[0, 0].numpy(), mat, scale)
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-10)
+    if scale == 3:  # shave_x3: the output taken one pixel up and left
+        shifted = loaded("fsrcnn", scale, path)
+        with torch.no_grad():
+            moved = shifted(small_lr)[0, 0].numpy()
+        np.testing.assert_allclose(moved[1:, 1:], reference[:-1, :-1], rtol=0, atol=1e-10)
+
+
+def test_vdsr_mat_loads_with_matconvnet_layout(zoo, small_lr):
+    path = zoo / "VDSR_x2x3x4.mat"
+    mat = read_state_dict(path)
+    struct = mat["model"].reshape(-1)[0]
+    weights = [np.asarray(w) for w in struct["weight"].ravel()]
+    assert len(weights) == 20 and weights[0].shape == (3, 3, 1, 64) and weights[-1].shape == (3, 3, 64)
+    model = loaded("vdsr", 3, path)
+    im_y = imresize(small_lr, 3)
+    with torch.no_grad():
+        first = model.convs[0](im_y)[0].numpy()
+    # vl_nnconv(im_y, weight{1}, bias{1}, 'Pad', 1): correlation, zero padding, weight [row, col, in, out]
+    padded = np.pad(im_y[0, 0].numpy(), 1)
+    h, w = im_y.shape[-2:]
+    direct = np.stack([sum(weights[0][a, b, 0, o] * padded[a:a + h, b:b + w] for a in range(3) for b in range(3))
+                       + struct["bias"].ravel()[0].ravel()[o] for o in range(64)])
+    np.testing.assert_allclose(first, direct, rtol=0, atol=1e-10)
+
+
+def test_mat_files_of_other_models_do_not_fit(zoo):
+    with pytest.raises(BenchError, match="does not fit"):
+        load_weights(registry.make("srcnn", scale=3), zoo / "FSRCNN_x3.mat")
+
+
+# The published Set5 rows (reported.csv) that the authors' protocols reach: SRCNN and VDSR through AMMS-Net's
+# Table 2 (the VDSR paper's measurements). FSRCNN's rows there (MSTN's Table I: x2 37.05/0.9560, x4
+# 30.73/0.8601) are not reached: its release gives 36.997/0.9558 and 30.704/0.8657 under the authors' test code,
+# the FSRCNN paper's own 37.00 and 30.71; those rows are left out rather than loosened.
+ROWS: dict[tuple[str, int], dict[str, float]] = {}
+for row in reported_numbers():
+    if row.dataset == "Set5" and row.paper == "amms" and row.model in ("srcnn", "vdsr"):
+        ROWS.setdefault((row.model, int(row.scale)), {})[row.metric] = row.value
+FILES = {"srcnn": "SRCNN_x{}.mat", "vdsr": "VDSR_x2x3x4.mat"}
+
+
+def test_published_rows_are_there():
+    assert sorted(ROWS) == [(name, s) for name in ("srcnn", "vdsr") for s in (2, 3, 4)]
+    assert all(set(v) == {"psnr", "ssim"} for v in ROWS.values())
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("key", sorted(ROWS), ids=lambda k: f"{k[0]}-x{k[1]}")
+def test_published_set5_rows(zoo, data_root, capsys, key):
+    name, scale = key
+    code = main(["evaluate", name, "--dataset", "Set5", "--scale", str(scale), "--protocol", "matlab",
+                 "--weights", str(zoo / FILES[name].format(scale)), "--data-root", str(data_root),
+                 "--json", "--quiet", "--no-save"])
+    assert code == 0
+    measured = json.loads(capsys.readouterr().out)
+    assert abs(measured["psnr"] - ROWS[key]["psnr"]) <= 0.01
+    assert abs(measured["ssim"] - ROWS[key]["ssim"]) <= 0.0010
+
+
+def test_mat_files_are_read_for_the_cards_remap(tmp_path):
+    """Without the authors' files: a .mat written here goes through read_state_dict and remap_srcnn."""
+    import scipy.io
+
+    rng = np.random.default_rng(0)
+    arrays = {"weights_conv1": rng.normal(size=(9, 2)), "biases_conv1": rng.normal(size=(2, 1)),
+              "weights_conv2": rng.normal(size=(2, 1, 3)), "biases_conv2": rng.normal(size=(3, 1)),
+              "weights_conv3": rng.normal(size=(3, 1)), "biases_conv3": rng.normal(size=(1, 1))}
+    path = tmp_path / "tiny.mat"
+    scipy.io.savemat(path, arrays)
+    assert set(read_state_dict(path)) == set(arrays)
+    model = load_weights(registry.make("srcnn", scale=2, n1=2, n2=3, f1=3, f2=1, f3=1), path)
+    column_major = torch.from_numpy(arrays["weights_conv1"][:, 1].reshape(3, 3).T).float()  # MATLAB reshape
+    assert torch.equal(model.conv1.weight[1, 0], column_major)
+    broken = tmp_path / "broken.mat"
+    broken.write_bytes(b"MATLAB 5.0 MAT-file, truncated")
+    with pytest.raises(BenchError, match="cannot read"):
+        read_state_dict(broken)
