@@ -52,8 +52,10 @@ class Cell:
         if self.delta is None:
             return ""
         if self.relative:
-            return f"{self.delta / self.reported.value:+.1%}"
-        return f"{self.delta:+.4f}" if self.key and self.key.metric == "ssim" else f"{self.delta:+.3f}"
+            text = f"{self.delta / self.reported.value:+.1%}"
+        else:
+            text = f"{self.delta:+.4f}" if self.key and self.key.metric == "ssim" else f"{self.delta:+.3f}"
+        return text.replace("-", "+") if not text.strip("+-0.%") else text  # no signed zero: -0.0000 is +0.0000
 
     def measured_text(self) -> str:
         return "" if self.measured is None else format_value(self.reported.metric, self.measured.value)

@@ -275,26 +275,22 @@ def run_paper(paper: Paper, ctx: Context, only: tuple[str, ...] = ()) -> dict[st
 
 
 def _cells_measured(paper: Paper, started: str) -> dict[str, int]:
-    """The paper's reported cells whose measured twin this run produced, judged as the report judges them."""
+    """The reported cells, of any paper's tables, whose measured twin this run produced, judged as the report
+    judges them (a compared method's rows sit in the tables of the papers that compare with it)."""
     from bench.report import build_cells, tally
+    from bench.reported import reported_numbers
 
-    cells = build_cells(_reported(paper), latest(results.load_records()))
+    cells = build_cells(reported_numbers(), latest(results.load_records()))
     rows = [c for c in cells if c.measured and c.measured.record.get("provenance", {}).get("time", "") >= started]
     for cell in rows:
         r = cell.reported
-        print(f"  {r.table}: {r.model}{'.' + r.variant if r.variant else ''} x{r.scale} {r.dataset} {r.metric}: "
-              f"paper {cell.reported_text()}, measured {cell.measured_text()} ({cell.delta_text()}): {cell.verdict}",
-              file=sys.stderr)
+        print(f"  {r.paper} {r.table}: {r.model}{'.' + r.variant if r.variant else ''} x{r.scale} {r.dataset} "
+              f"{r.metric}: paper {cell.reported_text()}, measured {cell.measured_text()} ({cell.delta_text()}): "
+              f"{cell.verdict}", file=sys.stderr)
     counts = {k: v for k, v in tally(rows).items() if v}
     print(f"{paper.name}: {len(rows)} reported cells measured in this run: "
           + (", ".join(f"{v} {k}" for k, v in counts.items()) or "none"), file=sys.stderr)
     return counts
-
-
-def _reported(paper: Paper):
-    from bench.reported import read_reported
-
-    return read_reported(paper.reported) if paper.reported else []
 
 
 def _steps_text(known: dict[str, Paper]) -> str:

@@ -54,6 +54,12 @@ def test_sizes_are_judged_relative_and_table_4_flops_are_mult_adds():
     assert cell.verdict == "within tolerance"
 
 
+def test_a_delta_that_rounds_to_zero_has_no_sign():
+    ssim = reported(metric="ssim", printed="0.9542")
+    (cell,) = report.build_cells([ssim], measured(Key("bicubic", "", "2", "ssim", "Set5", "matlab"), 0.954196))
+    assert cell.delta_text() == "+0.0000"
+
+
 def test_a_smoke_budget_psnr_is_never_a_reproduction():
     for tier in ("ci", "smoke"):
         (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.66, budget(tier, "a few steps")))

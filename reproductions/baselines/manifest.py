@@ -1,7 +1,8 @@
 """What the compared methods contribute to the papers' tables: ``python -m bench reproduce baselines``.
 
 Bicubic under the MATLAB-era protocol on every benchmark set present, x2/x3/x4 (the bicubic rows that
-AMMS's Table 2 and many others print); the authors' public IMDN checkpoints on every set present; params
+AMMS's Table 2 and many others print); the authors' public IMDN checkpoints, and SRCNN's, FSRCNN's and VDSR's
+MATLAB releases (run as their authors' test code runs them, on Y), on every set present; params
 and Mult-Adds of the baselines the papers compare sizes with, at each paper's HR size; and the SwinIR-light
 x2 training (the training engine's must-show), evaluated on Set5 and Set14.
 """
@@ -11,6 +12,13 @@ from pathlib import Path
 from bench.paper import Evaluate, Paper, Sizes, Train
 
 SMALL = {"hr": (64, 64), "lr_pad": "none"}  # the ci budget counts every size at a small HR
+ZOO = "$BENCH_WEIGHTS_DIR/zoo, from the authors' test packages (see the README's weights table)"
+
+
+def _released(name: str, file: str, ci_sets: tuple[str, ...] = ("Set5", "Set14")) -> Evaluate:
+    """A MATLAB-era Y network's release under the matlab protocol (its authors' evaluation)."""
+    return Evaluate(id=name, models=(name,), scales=(2, 3, 4), protocol="matlab", weights="{weights_dir}/zoo/" + file,
+                    weights_source=ZOO, fallback="", tiers={"ci": {"sets": ci_sets}, "smoke": {}, "paper": {}})
 EVERY_TIER_SMALL = {"ci": SMALL, "smoke": {}, "paper": {}}
 
 PAPER = Paper(
@@ -25,6 +33,9 @@ PAPER = Paper(
                  weights_source="https://github.com/Zheng222/IMDN (checkpoints/IMDN_x{2,3,4}.pth), saved as "
                                 "imdn_x{s}.pth in $BENCH_WEIGHTS_DIR",
                  tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
+        _released("srcnn", "SRCNN_x{scale}.mat"),
+        _released("fsrcnn", "FSRCNN_x{scale}.mat"),
+        _released("vdsr", "VDSR_x2x3x4.mat", ci_sets=("Set5",)),  # 20 full-resolution convs: Set14 adds minutes
         # IMDN's own 720p rule; MSRA-SR's Tables 1 and 3 at 1024x720 with SwinIR's padded LR; MSIT's Table I
         # prints params only (EDSR-baseline, RDN, LIIF), which no HR size changes.
         Sizes(id="sizes-720p", rows=(("imdn", 2),), hr=(1280, 720), tiers=EVERY_TIER_SMALL),
