@@ -19,6 +19,7 @@ arrays and structs as numpy object arrays): only the card's ``remap_weights`` kn
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -203,8 +204,16 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     state = read_state_dict(path)
     card = registry.get(model.spec["name"])
     if card.remap_weights is not None and read_spec(path) is None:
-        state = card.remap_weights(state)
+        state = _remap(card.remap_weights, state, model)
     return _load_strictly(model, state, path)
+
+
+def _remap(remap: Any, state: dict[str, Any], model: nn.Module) -> dict[str, Any]:
+    """``remap(state)``; ``remap(state, scale=...)`` where it takes the scale: a multi-scale release (one file
+    with an upsampler per scale, e.g. CARN-M's) keeps only the branch of the scale the model was built for."""
+    if "scale" in inspect.signature(remap).parameters:
+        return remap(state, scale=model.spec["args"]["scale"])
+    return remap(state)
 
 
 def load_model(path: str | os.PathLike, **args: Any) -> nn.Module:

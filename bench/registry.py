@@ -57,7 +57,8 @@ class ModelCard:
     channels: str = "rgb"  # "rgb", or "any" for channel-agnostic models (bicubic) that can run on Y alone
     config: type | None = None  # the typed config (a dataclass); None: no options
     # Maps a foreign checkpoint's state_dict (e.g. the authors' release) onto ours; the one place for it.
-    remap_weights: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # Called as remap(state), or remap(state, scale=s) where it has a ``scale`` parameter (multi-scale releases).
+    remap_weights: Callable[..., dict[str, Any]] | None = None
     # The paper's training recipe for a scale (a bench.train.TrainConfig), where the paper gives one.
     recipe: Callable[..., Any] | None = None
     # Which count of bench.complexity its authors published: "params" (every parameter),
@@ -128,7 +129,7 @@ def register(
     channels: str = "rgb",
     config: type | None = None,
     variants: Mapping[str, Variant] | None = None,
-    remap_weights: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    remap_weights: Callable[..., dict[str, Any]] | None = None,
     recipe: Callable[..., Any] | None = None,
     params_count: str = "params",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:

@@ -137,6 +137,8 @@ def _msit(name: str, encoder: nn.Module, scale: float) -> nn.Module:
 MSRA_SMALL = dict(embed_dim=24, depths=(2, 2), ssa_dim=12, ssa_heads=2, ga_hidden=8)
 REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
     "amms": lambda full, s: registry.make("amms", scale=s, n_amms=2, sf_depth=2),
+    "carn": lambda full, s: registry.make("carn", scale=s, channels=16),
+    "carn-m": lambda full, s: registry.make("carn-m", scale=s, channels=16),  # group 4 still divides 16
     "edsr-baseline": lambda full, s: _edsr(s),
     "fsrcnn": lambda full, s: registry.make("fsrcnn", scale=s, d=8, s=4, m=2),
     "imdn": lambda full, s: IMDN(s, nf=16, num_blocks=2),

@@ -77,7 +77,7 @@ def test_training_set_and_self_ensemble_tags_select_the_measurement():
 
 
 def test_unmeasured_cells_say_why():
-    not_built = report.build_cells([reported("carn")], {})[0]
+    not_built = report.build_cells([reported("c3net")], {})[0]  # a compared model with no code here
     assert (not_built.verdict, not_built.why) == ("not measured", "not built here")
     no_run = report.build_cells([reported()], {})[0]
     assert no_run.why == "no run yet" and "python -m bench evaluate bicubic" in no_run.hint
