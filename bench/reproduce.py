@@ -332,6 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     args = argument_parser(known).parse_args(argv)
     chosen = sorted(known) if args.paper == "all" else [args.paper]
     only = tuple(s for s in (args.steps or "").split(",") if s)
+    unknown = sorted(set(only) - {step.id for name in chosen for step in known[name].steps})
+    if unknown:  # a usage error, before anything runs
+        where = (f"{args.paper} has no step {', '.join(unknown)}; its steps: "
+                 f"{', '.join(step.id for step in known[args.paper].steps)}" if args.paper != "all"
+                 else f"no paper has a step {', '.join(unknown)} (python -m bench reproduce --help lists them)")
+        print(f"error: {where}", file=sys.stderr)
+        return 2
     summaries, status = [], 0
     for name in chosen:
         steps = only if args.paper != "all" else tuple(s for s in only if s in {x.id for x in known[name].steps})
