@@ -135,7 +135,8 @@ def _cache_key(spec: dict, settings: dict, model: nn.Module) -> str:
         config = spec.get("args", {})
     blob = json.dumps({"spec": spec, "config": config, **settings, "torch": torch.__version__,
                        "fvcore": fvcore_version, "code": hashlib.sha256(code).hexdigest(),
-                       "counter": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}, sort_keys=True, default=str)
+                       "counter_source": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}, sort_keys=True,
+                      default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -153,7 +154,7 @@ def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, l
         raise BenchError(f"unknown counter {counter!r}; use one of {', '.join(COUNTERS)}")
     lr_h, lr_w = lr_size(hr, scale, lr_pad, getattr(model, "window", None))
     settings = {"hr": list(hr), "lr": [lr_h, lr_w], "lr_pad": lr_pad, "cross_check": cross_check,
-                "as_trained": as_trained, **({} if counter == "fvcore" else {"counter": counter})}
+                "as_trained": as_trained, "counter": counter}
     spec = getattr(model, "spec", {"name": type(model).__name__, "args": {"scale": scale}})
     path = cache_dir() / f"{_cache_key(spec, settings, model)}.json"
     if use_cache and path.is_file():

@@ -244,3 +244,13 @@ def test_a_changed_registered_default_is_counted_again(tmp_path, monkeypatch):
     monkeypatch.setitem(registry._MODELS, "msra-light", dataclasses.replace(card, config=Shallower))
     after = complexity(registry.make("msra-light", scale=2), 2, hr=(32, 32), cross_check=False)
     assert "cached" not in after and after["params"] < before["params"]
+
+
+def test_each_counter_has_its_own_cache_entry(tmp_path, monkeypatch):
+    """A meta-device count cached first is not returned when fvcore's count is asked for (and back)."""
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path))
+    model = registry.make("amms", scale=2, n_amms=1, sf_depth=1)
+    meta = complexity(model, 2, hr=(24, 24), cross_check=False, counter="meta")
+    fv = complexity(model, 2, hr=(24, 24), cross_check=False, counter="fvcore")
+    assert "cached" not in fv and "by_operator" in fv and "by_operator" not in meta
+    assert "cached" in complexity(model, 2, hr=(24, 24), cross_check=False, counter="meta")
