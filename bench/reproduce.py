@@ -104,7 +104,6 @@ def evaluate_models(name: str, scale: float, datasets: list[str], protocol: str 
 
 def run_sizes(step: Sizes, ctx: Context) -> list[dict[str, Any]]:
     from bench.complexity import complexity, count_params
-    from bench.reparam import reparameterize
 
     rows = []
     for name, scale in step.rows:
@@ -113,10 +112,8 @@ def run_sizes(step: Sizes, ctx: Context) -> list[dict[str, Any]]:
         as_trained = card.variant is not None and card.variant.form == "as-trained"
         record = complexity(model, scale, hr=step.hr, lr_pad=step.lr_pad, use_cache=step.cache and ctx.use_cache,
                             cross_check=False, as_trained=as_trained, counter=step.counter)
-        if step.params_form == "as-trained":
-            deployed = copy.deepcopy(model)
-            reparameterize(deployed)
-            record.update(count_params(model), deployed_params=count_params(deployed)["params"],
+        if step.params_form == "as-trained" and not as_trained:  # complexity counted the deployed form
+            record.update(count_params(model), deployed_params=record["params"],
                           form="as trained (the paper's count); Mult-Adds of the deployed form")
         record.update(model=card.base, variant=card.variant_name, device="cpu",
                       budget=budget("none", "model size only: no training"))
@@ -211,12 +208,13 @@ def run_evaluate(step: Evaluate, ctx: Context) -> list[dict[str, Any]]:
         if weights == "":
             ctx.skip(f"{step.id} x{scale}", why)
             continue
+        reference = (evaluate_models(step.against, scale, present, step.protocol, None, ctx.data_root, ctx.device)
+                     if step.against else [])  # once per scale, whatever the number of models compared with it
+        stored += reference
         for name in step.models:
             evaluated = evaluate_models(name, scale, present, step.protocol, weights, ctx.data_root, ctx.device)
             stored += evaluated
             if step.against:
-                reference = evaluate_models(step.against, scale, present, step.protocol, None, ctx.data_root,
-                                            ctx.device)
                 stored += [_compare(ours, ref) for ours, ref in zip(evaluated, reference, strict=True)]
     return stored
 
