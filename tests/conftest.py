@@ -7,6 +7,7 @@ from image_cache import ImageCache
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BENCHMARKS = REPO.parent / "shared" / "data" / "benchmarks"
+SHARED_WEIGHTS = REPO.parent / "shared" / "data" / "weights"
 DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (OMP_NUM_THREADS, else the cores)
 TEST_THREADS = int(os.environ.get("BENCH_TEST_THREADS", "1"))
 
@@ -19,15 +20,37 @@ def benchmark_root() -> Path | None:
     return None
 
 
+def absent(message: str):
+    """Skip a test whose data or weights are not here; fail it where they must be (CI sets BENCH_REQUIRE_DATA)."""
+    if os.environ.get("BENCH_REQUIRE_DATA") == "1":
+        pytest.fail(message)  # CI has them: a missing folder there is a failure, not a skip
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     root = benchmark_root()
     if root is None:
-        message = "benchmark images not found (set BENCH_DATA_ROOT to a folder holding Set5/HR ...)"
-        if os.environ.get("BENCH_REQUIRE_DATA") == "1":
-            pytest.fail(message)  # CI has them: a missing folder there is a failure, not a skip
-        pytest.skip(message)
+        absent("benchmark images not found (set BENCH_DATA_ROOT to a folder holding Set5/HR ...)")
     return root
+
+
+@pytest.fixture(scope="session")
+def weights_root() -> Path:
+    """Published weights: $BENCH_WEIGHTS_DIR, else the developers' ../shared copy (IMDN's checkpoints at its top)."""
+    for candidate in (os.environ.get("BENCH_WEIGHTS_DIR", ""), str(SHARED_WEIGHTS)):
+        if candidate and (Path(candidate) / "imdn_x2.pth").is_file():
+            return Path(candidate)
+    absent("published weights not found (set BENCH_WEIGHTS_DIR to a folder holding imdn_x2.pth ...)")
+
+
+@pytest.fixture(scope="session")
+def zoo(weights_root) -> Path:
+    """The compared methods' releases, in ``zoo/`` of the weights folder."""
+    found = weights_root / "zoo"
+    if not (found / "SRCNN_x3.mat").is_file() or not (found / "CARN-M_x2x3x4.pth").is_file():
+        absent(f"the authors' releases are not in {found} (SRCNN_x3.mat, CARN-M_x2x3x4.pth ...)")
+    return found
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,6 @@
 """IMDN (ACM MM 2019): size, strict loading of the authors' checkpoints, and the published Set5 rows."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,6 @@ from bench.checkpoints import load_weights
 from bench.reported import reported_numbers
 from reproductions.baselines.imdn import remap_official
 
-SHARED_WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "weights"
-
 REPORTED = {}
 for row in reported_numbers():
     if row.paper == "imdn":
@@ -22,13 +19,8 @@ for row in reported_numbers():
 
 
 @pytest.fixture(scope="session")
-def weights_dir() -> Path:
-    if not (SHARED_WEIGHTS / "imdn_x2.pth").is_file():
-        message = f"IMDN checkpoints not found in {SHARED_WEIGHTS}"
-        if os.environ.get("BENCH_REQUIRE_DATA") == "1":
-            pytest.fail(message)  # CI has them: a missing folder there is a failure, not a skip
-        pytest.skip(message)
-    return SHARED_WEIGHTS
+def weights_dir(weights_root) -> Path:
+    return weights_root
 
 
 def n_params(model: torch.nn.Module) -> int:

@@ -2,12 +2,10 @@
 format, Mult-Adds under the 720p convention, and the published Set5 row of CARN x2.
 
 The releases are not in the repository: the tests read them from ``$BENCH_WEIGHTS_DIR/zoo`` (else the
-developers' ../shared copy) and skip when absent.
+developers' ../shared copy; the ``zoo`` fixture) and skip when absent.
 """
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,7 +17,6 @@ from bench.complexity import lr_size, meta_mult_adds
 from bench.reported import reported_numbers
 from reproductions.baselines.carn import remap_official
 
-SHARED_ZOO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "weights" / "zoo"
 CARN_M_FILE = "CARN-M_x2x3x4.pth"  # nmhkahn/CARN-pytorch checkpoint/carn_m.pth: x2, x3 and x4 upsamplers
 CARN_FILES = ("CARN_x2_old.pth", "CARN_x2.pth")  # the x2 branch of the authors' carn.pth, two releases
 
@@ -27,13 +24,6 @@ CARN_FILES = ("CARN_x2_old.pth", "CARN_x2.pth")  # the x2 branch of the authors'
 MSRA_CARN = {(int(r.scale), r.dataset, r.metric): r.value
              for r in reported_numbers() if r.paper == "msra" and r.model == "carn"}
 CARN_M_PAPER_PARAMS = 412e3  # CARN paper, printed as 412K (no reported.csv row)
-
-
-def zoo() -> Path:
-    for candidate in (Path(os.environ.get("BENCH_WEIGHTS_DIR", "")) / "zoo", SHARED_ZOO):
-        if (candidate / CARN_M_FILE).is_file():
-            return candidate
-    pytest.skip("CARN releases not found ($BENCH_WEIGHTS_DIR/zoo)")
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -102,8 +92,8 @@ def test_mult_adds_at_720p_reproduce_the_published():
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_carn_m_release_loads_strictly_at_each_scale(scale):
-    path = zoo() / CARN_M_FILE
+def test_carn_m_release_loads_strictly_at_each_scale(zoo, scale):
+    path = zoo / CARN_M_FILE
     official = torch.load(path, map_location="cpu", weights_only=True)
     model = load_weights(registry.make("carn-m", scale=scale), path)
     prefix = f"upsample.up{scale}."
@@ -113,8 +103,8 @@ def test_carn_m_release_loads_strictly_at_each_scale(scale):
 
 
 @pytest.mark.parametrize("file", CARN_FILES)
-def test_carn_x2_releases_load_strictly(file):
-    path = zoo() / file
+def test_carn_x2_releases_load_strictly(zoo, file):
+    path = zoo / file
     official = torch.load(path, map_location="cpu", weights_only=True)
     model = load_weights(registry.make("carn", scale=2), path)
     mine = model.state_dict()
@@ -123,9 +113,9 @@ def test_carn_x2_releases_load_strictly(file):
     assert torch.allclose(model.sub_mean.shifter.bias, -torch.tensor([0.4488, 0.4371, 0.4040]))
 
 
-def test_x2_only_release_does_not_fit_x3():
+def test_x2_only_release_does_not_fit_x3(zoo):
     with pytest.raises(BenchError, match=r"does not fit carn .*missing keys"):
-        load_weights(registry.make("carn", scale=3), zoo() / CARN_FILES[0])
+        load_weights(registry.make("carn", scale=3), zoo / CARN_FILES[0])
 
 
 def _evaluate(capsys, data_root, name, scale, weights):
@@ -136,17 +126,17 @@ def _evaluate(capsys, data_root, name, scale, weights):
 
 
 @pytest.mark.data
-def test_carn_x2_set5_matches_published(data_root, capsys):
+def test_carn_x2_set5_matches_published(zoo, data_root, capsys):
     """The older release reproduces the published CARN x2 Set5 row (37.7576 vs 37.76); the newer CARN_x2.pth
     scores 37.883 / 0.9601, above every printed CARN number (a later training, not the paper's model)."""
-    measured = _evaluate(capsys, data_root, "carn", 2, zoo() / "CARN_x2_old.pth")
+    measured = _evaluate(capsys, data_root, "carn", 2, zoo / "CARN_x2_old.pth")
     assert abs(measured["psnr"] - MSRA_CARN[(2, "Set5", "psnr")]) <= 0.01
     assert abs(measured["ssim"] - MSRA_CARN[(2, "Set5", "ssim")]) <= 0.001  # 0.9598 vs 0.9590
 
 
 @pytest.mark.data
 @pytest.mark.parametrize("scale, psnr", [(2, 37.6784), (3, 34.0577), (4, 31.8831)])
-def test_carn_m_set5_regression(data_root, capsys, scale, psnr):
+def test_carn_m_set5_regression(zoo, data_root, capsys, scale, psnr):
     """No published CARN-M row is in reported.csv: these pin what carn_m.pth measures here (basicsr protocol)."""
-    measured = _evaluate(capsys, data_root, "carn-m", scale, zoo() / CARN_M_FILE)
+    measured = _evaluate(capsys, data_root, "carn-m", scale, zoo / CARN_M_FILE)
     assert abs(measured["psnr"] - psnr) < 0.001

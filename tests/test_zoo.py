@@ -3,7 +3,6 @@ checked against a direct numpy transcription of the authors' test code on a smal
 Set5 rows re-measured under the ``matlab`` protocol."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,19 +14,6 @@ from bench.__main__ import main
 from bench.checkpoints import load_weights, read_state_dict
 from bench.data.imresize import imresize
 from bench.reported import reported_numbers
-from bench.reproduce import weights_dir
-
-
-@pytest.fixture(scope="session")
-def zoo() -> Path:
-    """``$BENCH_WEIGHTS_DIR/zoo`` (``./weights/zoo`` without it), where the authors' files are kept."""
-    found = weights_dir() / "zoo"
-    if not (found / "SRCNN_x3.mat").is_file():
-        message = f"the authors' releases are not in {found} (SRCNN_x3.mat ...; set BENCH_WEIGHTS_DIR)"
-        if os.environ.get("BENCH_REQUIRE_DATA") == "1":
-            pytest.fail(message)  # CI has them: a missing folder there is a failure, not a skip
-        pytest.skip(message)
-    return found
 
 
 def loaded(name: str, scale: int, path: Path) -> torch.nn.Module:
