@@ -209,11 +209,11 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
 
 
 def _remap(remap: Any, state: dict[str, Any], model: nn.Module) -> dict[str, Any]:
-    """``remap(state)``; ``remap(state, scale=...)`` where it takes the scale: a multi-scale release (one file
-    with an upsampler per scale, e.g. CARN-M's) keeps only the branch of the scale the model was built for."""
-    if "scale" in inspect.signature(remap).parameters:
-        return remap(state, scale=model.spec["args"]["scale"])
-    return remap(state)
+    """``remap(state)``, given also ``scale=`` and/or ``model=`` where it takes them: a multi-scale release (one
+    file with an upsampler per scale, e.g. CARN-M's) keeps the branches the built model holds."""
+    wanted = inspect.signature(remap).parameters
+    extra = {"scale": model.spec["args"]["scale"], "model": model}
+    return remap(state, **{name: value for name, value in extra.items() if name in wanted})
 
 
 def load_model(path: str | os.PathLike, **args: Any) -> nn.Module:

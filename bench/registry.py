@@ -57,7 +57,7 @@ class ModelCard:
     channels: str = "rgb"  # "rgb", or "any" for channel-agnostic models (bicubic) that can run on Y alone
     config: type | None = None  # the typed config (a dataclass); None: no options
     # Maps a foreign checkpoint's state_dict (e.g. the authors' release) onto ours; the one place for it.
-    # Called as remap(state), or remap(state, scale=s) where it has a ``scale`` parameter (multi-scale releases).
+    # Called as remap(state), given also scale=s and/or model=the built model where it has those parameters.
     remap_weights: Callable[..., dict[str, Any]] | None = None
     # The paper's training recipe for a scale (a bench.train.TrainConfig), where the paper gives one.
     recipe: Callable[..., Any] | None = None

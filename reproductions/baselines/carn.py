@@ -17,10 +17,10 @@ are in the released state_dicts, so the model takes and returns RGB in [0, 1] (t
 other scaling. (Their ``sample.py`` stores ``sr.mul(255).clamp(0, 255).byte()``, truncating; the harness
 rounds.)
 
-The releases are multi-scale: one network with an upsampler per scale (``upsample.up2/up3/up4``). We build
-only the asked scale's upsampler, under the authors' name ``upsample.up<scale>``; ``remap_official`` drops the
-other scales' keys. The paper's parameter counts (CARN 1,592K, CARN-M 412K) are of the multi-scale network,
-with all three upsamplers (see tests/test_carn.py).
+The releases are multi-scale: one network with an upsampler per scale (``upsample.up2/up3/up4``). ``carn``
+builds only the asked scale's upsampler, under the authors' name ``upsample.up<scale>``, and ``remap_official``
+drops the other scales' keys; the ``multi-scale`` variant (``carn.multi-scale``, ``carn-m.multi-scale``) builds
+all three, as the authors do. The paper's parameter counts (CARN 1,592K, CARN-M 412K) are of that network.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.registry import option, register
+from bench.registry import Variant, option, register
 
 __all__ = ["CARN", "remap_official", "DIV2K_MEAN"]
 
@@ -135,12 +135,14 @@ class Upsampler(nn.Module):
 
 
 class UpsampleBranch(nn.Module):
-    """Holds the one scale's upsampler as ``up<scale>``, the authors' multi-scale module name."""
+    """Upsamplers as ``up<s>`` (the authors' multi-scale module names): the built scale's, or with
+    ``multi_scale`` the authors' three (x2, x3, x4), of which the forward pass uses the built scale's."""
 
-    def __init__(self, channels: int, scale: int, group: int):
+    def __init__(self, channels: int, scale: int, group: int, multi_scale: bool = False):
         super().__init__()
         self.scale = scale
-        self.add_module(f"up{scale}", Upsampler(channels, scale, group))
+        for s in (2, 3, 4) if multi_scale else (scale,):
+            self.add_module(f"up{s}", Upsampler(channels, s, group))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return getattr(self, f"up{self.scale}")(x)
@@ -149,7 +151,8 @@ class UpsampleBranch(nn.Module):
 class CARN(nn.Module):
     """CARN (``mobile=False``, group 1) or CARN-M (``mobile=True``, group 4); RGB in [0, 1] in and out."""
 
-    def __init__(self, scale: int, channels: int = 64, mobile: bool = False, group: int = 1):
+    def __init__(self, scale: int, channels: int = 64, mobile: bool = False, group: int = 1,
+                 multi_scale: bool = False):
         super().__init__()
         self.scale = scale
         self.sub_mean = MeanShift(DIV2K_MEAN, -1)
@@ -157,7 +160,7 @@ class CARN(nn.Module):
         self.entry = nn.Conv2d(3, channels, 3, padding=1)
         self.b1, self.b2, self.b3 = (CascadingBlock(channels, mobile, group) for _ in range(3))
         self.c1, self.c2, self.c3 = (Fuse(channels * k, channels) for k in (2, 3, 4))
-        self.upsample = UpsampleBranch(channels, scale, group)
+        self.upsample = UpsampleBranch(channels, scale, group, multi_scale)
         self.exit = nn.Conv2d(channels, 3, 3, padding=1)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
@@ -166,41 +169,53 @@ class CARN(nn.Module):
         return self.add_mean(self.exit(self.upsample(x)))
 
 
-def remap_official(state: dict[str, Any], scale: int) -> dict[str, Any]:
+def remap_official(state: dict[str, Any], model: nn.Module) -> dict[str, Any]:
     """The authors' keys -> ours. Equal but for the upsampler: a multi-scale release (CARN-M's ``carn_m.pth``,
-    CARN's ``carn.pth``) holds ``upsample.up2/up3/up4``; we build only the asked scale's branch, so the other
-    scales' keys are dropped here. A single-scale training of theirs (``multi_scale=False``) names it
-    ``upsample.up``: renamed to ``upsample.up<scale>``. A DataParallel ``module.`` prefix is dropped."""
+    CARN's ``carn.pth``) holds ``upsample.up2/up3/up4``; a model built for one scale holds one branch, so the
+    branches it lacks are dropped here (the ``multi-scale`` variant keeps all three). A single-scale training of
+    theirs (``multi_scale=False``) names it ``upsample.up``: renamed to ``upsample.up<scale>``. A DataParallel
+    ``module.`` prefix is dropped."""
     remapped = {}
     for key, value in state.items():
         key = key.removeprefix("module.")
-        key = re.sub(r"^upsample\.up\.", f"upsample.up{scale}.", key)
-        branch = re.match(r"^upsample\.up(\d+)\.", key)
-        if branch and int(branch.group(1)) != scale:
+        key = re.sub(r"^upsample\.up\.", f"upsample.up{model.scale}.", key)
+        branch = re.match(r"^upsample\.(up\d+)\.", key)
+        if branch and not hasattr(model.upsample, branch.group(1)):
             continue  # another scale's upsampler of the multi-scale release
         remapped[key] = value
     return remapped
+
+
+MULTI_SCALE = "code: multi_scale=False builds one scale's upsampler; the releases and the paper's sizes are multi-scale"
+VARIANTS = {"multi-scale": Variant(
+    {"multi_scale": True},
+    "the authors' multi-scale network (x2, x3 and x4 upsamplers): the form of their releases and of the params "
+    "the paper prints (CARN 1,592K, CARN-M 412K); it runs the built scale's branch")}
 
 
 @dataclass(frozen=True)
 class CARNConfig:
     channels: int = option(64, "paper Sec. 3 / code: 64 features throughout")
     group: int = option(1, "code: carn.py, group 1 (plain convolution)")
+    multi_scale: bool = option(False, MULTI_SCALE)
 
 
 @dataclass(frozen=True)
 class CARNMConfig:
     channels: int = option(64, "paper Sec. 3 / code: 64 features throughout")
     group: int = option(4, "paper Sec. 4.3 / release: group 4 (carn_m.pth's 3x3 weights are 64x16)")
+    multi_scale: bool = option(False, MULTI_SCALE)
 
 
 @register("carn", paper="CARN (ECCV 2018)", scales=(2, 3, 4), config=CARNConfig, remap_weights=remap_official,
+          variants=VARIANTS,
           description="CARN, the authors' configuration (64 features, 3 cascading blocks of 3 residual units)")
-def carn(scale: int, channels: int = 64, group: int = 1) -> CARN:
-    return CARN(scale, channels, mobile=False, group=group)
+def carn(scale: int, channels: int = 64, group: int = 1, multi_scale: bool = False) -> CARN:
+    return CARN(scale, channels, mobile=False, group=group, multi_scale=multi_scale)
 
 
 @register("carn-m", paper="CARN (ECCV 2018)", scales=(2, 3, 4), config=CARNMConfig, remap_weights=remap_official,
+          variants=VARIANTS,
           description="CARN-M, the mobile CARN (efficient residual units shared within a block, group 4)")
-def carn_m(scale: int, channels: int = 64, group: int = 4) -> CARN:
-    return CARN(scale, channels, mobile=True, group=group)
+def carn_m(scale: int, channels: int = 64, group: int = 4, multi_scale: bool = False) -> CARN:
+    return CARN(scale, channels, mobile=True, group=group, multi_scale=multi_scale)

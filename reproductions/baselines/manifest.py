@@ -2,9 +2,9 @@
 
 Bicubic under the MATLAB-era protocol on every benchmark set present, x2/x3/x4 (the bicubic rows that
 AMMS's Table 2 and many others print); the authors' public IMDN checkpoints, and SRCNN's, FSRCNN's and VDSR's
-MATLAB releases (run as their authors' test code runs them, on Y), on every set present; params
-and Mult-Adds of the baselines the papers compare sizes with, at each paper's HR size; and the SwinIR-light
-x2 training (the training engine's must-show), evaluated on Set5 and Set14.
+MATLAB releases (run as their authors' test code runs them, on Y), and CARN's x2 release, on every set
+present; params and Mult-Adds of the baselines the papers compare sizes with, at each paper's HR size; and
+the SwinIR-light x2 training (the training engine's must-show), evaluated on Set5 and Set14.
 """
 
 from pathlib import Path
@@ -36,9 +36,15 @@ PAPER = Paper(
         _released("srcnn", "SRCNN_x{scale}.mat"),
         _released("fsrcnn", "FSRCNN_x{scale}.mat"),
         _released("vdsr", "VDSR_x2x3x4.mat", ci_sets=("Set5",)),  # 20 full-resolution convs: Set14 adds minutes
-        # IMDN's own 720p rule; MSRA-SR's Tables 1 and 3 at 1024x720 with SwinIR's padded LR; MSIT's Table I
+        # CARN x2: the older of the two releases of the authors' carn.pth x2 branch is the paper's model (its
+        # Set5 row matches; the newer scores above every printed CARN number); no x3/x4 release is available.
+        Evaluate(id="carn", models=("carn",), scales=(2,), weights="{weights_dir}/zoo/CARN_x2_old.pth",
+                 weights_source=ZOO, fallback="", tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
+        # IMDN's and CARN's own 720p rule (MSRA-SR's Table 1 copies their counts); MSRA-SR's Tables 1 and 3 at 1024x720 with SwinIR's padded LR; MSIT's Table I
         # prints params only (EDSR-baseline, RDN, LIIF), which no HR size changes.
-        Sizes(id="sizes-720p", rows=(("imdn", 2),), hr=(1280, 720), tiers=EVERY_TIER_SMALL),
+        Sizes(id="sizes-720p", rows=(("imdn", 2), ("imdn", 3), ("imdn", 4), ("carn.multi-scale", 2),
+                                     ("carn.multi-scale", 3), ("carn.multi-scale", 4)), hr=(1280, 720),
+              tiers=EVERY_TIER_SMALL),
         Sizes(id="sizes-swinir", rows=(("swinir-light", 2), ("swinir-light", 3), ("swinir-light", 4),
                                        ("swinir-classical", 4)), lr_pad="swinir", tiers=EVERY_TIER_SMALL),
         Sizes(id="sizes-params", rows=tuple((name, 2) for name in ("rdn", "edsr-baseline", "liif-edsr-baseline",
