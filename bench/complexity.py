@@ -8,6 +8,7 @@ as MSRA-SR states; ``hr=(1280, 720)`` is the 720p convention of CARN and IMDN). 
   (Q K^T and A V: ``B * heads * Lq * Lk * (E + Ev)``), which SwinIR's own counter includes.
 * ``lr_pad="swinir"`` uses the LR size of SwinIR's ``network_swinir.py`` main block,
   ``(HR // s // window + 1) * window`` per side: the convention behind SwinIR's and MSRA-SR's tables.
+  ``lr_pad="swinir-16"`` applies it with a given window to a model without one (MSRA-SR counted RCAN so).
 
 Cross-checks: ``torch.utils.flop_counter.FlopCounterMode`` on the meta device (no compute; it counts
 2 FLOPs per MAC and no norms), and a model's own analytic count where it defines
@@ -48,15 +49,18 @@ MATMUL_LIKE = {"conv", "linear", "addmm", "matmul", "bmm", "mm", "einsum", "scal
 
 
 def lr_size(hr: tuple[int, int], scale: int, lr_pad: str = "none", window: int | None = None) -> tuple[int, int]:
-    """(LR height, LR width) for an HR of ``hr = (width, height)``."""
+    """(LR height, LR width) for an HR of ``hr = (width, height)``. ``lr_pad="swinir-<w>"`` uses window w."""
     h, w = hr[1] // scale, hr[0] // scale
     if lr_pad == "none":
         return h, w
-    if lr_pad == "swinir":
+    name, _, given = lr_pad.partition("-")
+    if name == "swinir" and (given.isdigit() or not given):
+        window = int(given) if given else window
         if not window:
-            raise BenchError("lr_pad 'swinir' needs a window-based model (it has no .window)")
+            raise BenchError("lr_pad 'swinir' needs a window-based model (it has no .window); "
+                             "'swinir-<window>' gives one")
         return (h // window + 1) * window, (w // window + 1) * window
-    raise BenchError(f"unknown lr_pad {lr_pad!r}; use 'none' or 'swinir'")
+    raise BenchError(f"unknown lr_pad {lr_pad!r}; use 'none', 'swinir' or 'swinir-<window>'")
 
 
 def count_params(model: nn.Module) -> dict[str, int]:

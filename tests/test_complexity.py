@@ -27,6 +27,10 @@ def test_lr_size_conventions():
     assert lr_size((1024, 720), 4, "swinir", 8) == (184, 264)
     with pytest.raises(BenchError, match="window"):
         lr_size((1024, 720), 4, "swinir", None)
+    # the same rule at a stated window, for a model without one (MSRA-SR's count of RCAN)
+    assert lr_size((1024, 720), 4, "swinir-16", None) == lr_size((1024, 720), 4, "swinir", 16) == (192, 272)
+    with pytest.raises(BenchError, match="unknown lr_pad"):
+        lr_size((1024, 720), 4, "swinir-x", 8)
 
 
 class ConvNet(nn.Module):
@@ -139,6 +143,7 @@ REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
     "amms": lambda full, s: registry.make("amms", scale=s, n_amms=2, sf_depth=2),
     "carn": lambda full, s: registry.make("carn", scale=s, channels=16),
     "carn-m": lambda full, s: registry.make("carn-m", scale=s, channels=16),  # group 4 still divides 16
+    "edsr": lambda full, s: registry.make("edsr", scale=s, num_blocks=2, channels=16),
     "edsr-baseline": lambda full, s: _edsr(s),
     "fsrcnn": lambda full, s: registry.make("fsrcnn", scale=s, d=8, s=4, m=2),
     "imdn": lambda full, s: IMDN(s, nf=16, num_blocks=2),
@@ -149,10 +154,13 @@ REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
     "msit-rdn": lambda full, s: _msit("msit-rdn", _rdn(no_upsampling=True), s),
     "msra-classical": lambda full, s: registry.make("msra-classical", scale=s, **MSRA_SMALL),
     "msra-light": lambda full, s: registry.make("msra-light", scale=s, **MSRA_SMALL),
+    "msrn": lambda full, s: registry.make("msrn", scale=s, num_blocks=2, channels=8),
     "mstn": lambda full, s: registry.make("mstn", scale=s, width=16, growth=8, dense_layers=2, blocks=2, stages=2,
                                           heads=2),
+    "rcan": lambda full, s: registry.make("rcan", scale=s, num_groups=2, num_blocks=2, channels=16, reduction=4),
     "rdn": lambda full, s: _rdn(s),
     "srcnn": lambda full, s: registry.make("srcnn", scale=s, n1=8, n2=4),
+    "srmdnf": lambda full, s: registry.make("srmdnf", scale=s, channels=16, num_layers=4),
     "swinir-classical": lambda full, s: _swinir(full, s),
     "swinir-light": lambda full, s: _swinir(full, s),
     "vdsr": lambda full, s: registry.make("vdsr", scale=s, depth=4, features=8),

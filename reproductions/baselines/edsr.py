@@ -1,4 +1,4 @@
-"""EDSR-baseline (Lim et al., CVPRW 2017), also the encoder of LIIF, LTE, CLIT and MSIT.
+"""EDSR and EDSR-baseline (Lim et al., CVPRW 2017); the baseline is also the encoder of LIIF, LTE, CLIT and MSIT.
 
 Built to match the structure and module names of the public code (sanghyun-son/EDSR-PyTorch
 ``src/model/edsr.py``; yinboc/liif ``models/edsr.py``) so their state_dicts load unchanged:
@@ -9,6 +9,11 @@ Parameter counts: the DIV2K mean shift is two frozen 1x1 convs (24 values). EDSR
 them; LIIF builds them but never calls them. Both codes count them as parameters of the module, so
 ``model.parameters()`` holds them; the official EDSR-baseline counts (1,369,859 at x2) are the
 trainable parameters, i.e. without those 24.
+
+The full EDSR is the same code at 32 blocks, 256 features and residual scaling 0.1 (the paper and
+EDSR-PyTorch's ``--n_resblocks 32 --n_feats 256 --res_scale 0.1``). Its size depends on the scale through the
+upsampler only: 40,729,603 trainable parameters at x2 (MSTN's Table II "40.7 Mb"), 43,089,923 at x4 (the
+"43M" of EDSR's own Table 1 matches the x4 model).
 """
 
 from __future__ import annotations
@@ -114,3 +119,17 @@ def edsr_baseline(scale: int, no_upsampling: bool = False, mean_shift: bool = Tr
     re-addition, as LIIF's copy does (its inputs are already centred by ``(x - 0.5) / 0.5``).
     """
     return EDSR(scale, no_upsampling=no_upsampling, mean_shift=mean_shift)
+
+
+@dataclass(frozen=True)
+class EDSRFullConfig:
+    num_blocks: int = option(32, "paper / code: --n_resblocks 32")
+    channels: int = option(256, "paper / code: --n_feats 256")
+    res_scale: float = option(0.1, "paper / code: --res_scale 0.1 (residual scaling at 256 features)")
+
+
+@register("edsr", paper="EDSR (CVPRW 2017)", scales=(2, 3, 4), config=EDSRFullConfig,
+          params_count="params_trainable")
+def edsr(scale: int, num_blocks: int = 32, channels: int = 256, res_scale: float = 0.1) -> EDSR:
+    """EDSR, the single-scale model: 32 residual blocks, 256 features, residual scaling 0.1 (~40.7M at x2)"""
+    return EDSR(scale, num_blocks=num_blocks, channels=channels, res_scale=res_scale)
