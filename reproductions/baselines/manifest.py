@@ -37,12 +37,15 @@ PAPER = Paper(
         _released("fsrcnn", "FSRCNN_x{scale}.mat"),
         _released("vdsr", "VDSR_x2x3x4.mat", ci_sets=("Set5",)),  # 20 full-resolution convs: Set14 adds minutes
         # IMDN's own 720p rule; MSRA-SR's Tables 1 and 3 at 1024x720 with SwinIR's padded LR; MSIT's Table I
-        # prints params only (EDSR-baseline, RDN, LIIF), which no HR size changes.
+        # prints params only (EDSR-baseline, RDN and the arbitrary-scale decoders on them), which no HR size
+        # changes.
         Sizes(id="sizes-720p", rows=(("imdn", 2),), hr=(1280, 720), tiers=EVERY_TIER_SMALL),
         Sizes(id="sizes-swinir", rows=(("swinir-light", 2), ("swinir-light", 3), ("swinir-light", 4),
                                        ("swinir-classical", 4)), lr_pad="swinir", tiers=EVERY_TIER_SMALL),
-        Sizes(id="sizes-params", rows=tuple((name, 2) for name in ("rdn", "edsr-baseline", "liif-edsr-baseline",
-                                                                     "liif-rdn")), hr=(64, 64)),
+        Sizes(id="sizes-params", rows=tuple((name, 2) for name in (
+            "rdn", "edsr-baseline", "liif-edsr-baseline", "liif-rdn", "metasr-edsr-baseline", "metasr-rdn",
+            "lte-edsr-baseline", "lte-rdn", "ultrasr-edsr-baseline", "ultrasr-rdn", "clit-edsr-baseline",
+            "clit-rdn")), hr=(64, 64)),
         Train(id="train", model="swinir-light", scales=(2,),
               tiers={"ci": {"budget": {"iterations": 40, "train_sets": ("samples-train",)}}, "smoke": {}, "paper": {}}),
         Evaluate(id="evaluate", models=("swinir-light",), scales=(2,), weights="train", sets=("Set5", "Set14"),
