@@ -131,7 +131,7 @@ def _metasr(full: nn.Module, encoder: nn.Module, scale: float) -> nn.Module:
 def _lte(full: nn.Module, encoder: nn.Module, scale: float) -> nn.Module:
     from reproductions.baselines.lte import LTE
 
-    return LTE(encoder, scale, hidden_dim=16, mlp_hidden=(16, 16))
+    return LTE(encoder, scale, hidden_dim=16, mlp_hidden=(16, 16), scale_max=full.scale_max)
 
 
 def _ultrasr(full: nn.Module, encoder: nn.Module, scale: float) -> nn.Module:

@@ -5,7 +5,8 @@ the encoder's features two 3x3 convs estimate, per latent code, 256 amplitudes (
 frequencies (``freq``); a bias-free linear layer maps the query's cell to 128 phases (``phase``). For a query at
 relative coordinate d (in LR pixels) the MLP (three hidden layers of 256, ReLU) reads
 ``coef * [cos(pi (F d + phase)), sin(pi (F d + phase))]``. As in LIIF, the four nearest codes are blended by
-area; unlike LIIF, the bilinear upsampling of the (normalised) input is added to the result.
+area; unlike LIIF, the bilinear upsampling of the (normalised) input is added to the result. LTE's test
+script decodes scales beyond the training range (x4) with the cell of x4 (``scale_max``); ``forward`` does too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = ["LTE", "bilinear_skip"]
 class LTEConfig:
     hidden_dim: int = option(256, "LTE configs: hidden_dim 256 (coef and freq channels)")
     mlp_hidden: tuple[int, ...] = option((256, 256, 256), "LTE configs: imnet hidden_list [256, 256, 256]")
+    scale_max: float = option(4, "LTE test.py: beyond the training range the cell is clipped to x4's")
 
 
 def bilinear_skip(image: torch.Tensor, coord: torch.Tensor) -> torch.Tensor:
@@ -38,15 +40,20 @@ def bilinear_skip(image: torch.Tensor, coord: torch.Tensor) -> torch.Tensor:
 
 class LTE(ImplicitSR):
     def __init__(self, encoder: nn.Module, scale: float, hidden_dim: int = 256,
-                 mlp_hidden: tuple[int, ...] = (256, 256, 256), chunk: int = 30000):
+                 mlp_hidden: tuple[int, ...] = (256, 256, 256), scale_max: float = 4, chunk: int = 30000):
         super().__init__()
         self.scale = scale
+        self.scale_max = scale_max
         self.chunk = chunk
         self.encoder = encoder
         self.coef = nn.Conv2d(encoder.out_dim, hidden_dim, 3, padding=1)
         self.freq = nn.Conv2d(encoder.out_dim, hidden_dim, 3, padding=1)
         self.phase = nn.Linear(2, hidden_dim // 2, bias=False)
         self.imnet = MLP(hidden_dim, 3, mlp_hidden)
+
+    def test_cell(self, cell: torch.Tensor) -> torch.Tensor:
+        # LTE's test.py: cell * max(scale / scale_max, 1), i.e. x6 and up decode with the cell of x(scale_max)
+        return cell * max(self.scale / self.scale_max, 1)
 
     def features(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = (lr - 0.5) / 0.5
@@ -81,14 +88,13 @@ class LTE(ImplicitSR):
 
 @register("lte-edsr-baseline", paper="LTE (CVPR 2022)", scales=None, remap_weights=unwrap_liif_checkpoint,
           config=LTEConfig)
-def lte_edsr_baseline(scale: float, hidden_dim: int = 256, mlp_hidden: tuple[int, ...] = (256, 256, 256)) -> LTE:
+def lte_edsr_baseline(scale: float, **config) -> LTE:
     """LTE on LIIF's EDSR-baseline encoder (~1.7M params)"""
     encoder = registry.make("edsr-baseline", scale=2, no_upsampling=True, mean_shift=False)
-    return LTE(encoder, scale, hidden_dim=hidden_dim, mlp_hidden=mlp_hidden)
+    return LTE(encoder, scale, **config)
 
 
 @register("lte-rdn", paper="LTE (CVPR 2022)", scales=None, remap_weights=unwrap_liif_checkpoint, config=LTEConfig)
-def lte_rdn(scale: float, hidden_dim: int = 256, mlp_hidden: tuple[int, ...] = (256, 256, 256)) -> LTE:
+def lte_rdn(scale: float, **config) -> LTE:
     """LTE on LIIF's RDN encoder (~22.5M params)"""
-    encoder = registry.make("rdn", scale=2, no_upsampling=True)
-    return LTE(encoder, scale, hidden_dim=hidden_dim, mlp_hidden=mlp_hidden)
+    return LTE(registry.make("rdn", scale=2, no_upsampling=True), scale, **config)
