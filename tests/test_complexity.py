@@ -126,6 +126,32 @@ def _liif(full: nn.Module, encoder: nn.Module, scale: float) -> nn.Module:
                 cell_decode=full.cell_decode)
 
 
+def _metasr(full: nn.Module, encoder: nn.Module, scale: float) -> nn.Module:
+    from reproductions.baselines.metasr import MetaSR
+
+    return MetaSR(encoder, scale, hidden=16)
+
+
+def _lte(full: nn.Module, encoder: nn.Module, scale: float) -> nn.Module:
+    from reproductions.baselines.lte import LTE
+
+    return LTE(encoder, scale, hidden_dim=16, mlp_hidden=(16, 16), scale_max=full.scale_max)
+
+
+def _ultrasr(full: nn.Module, encoder: nn.Module, scale: float) -> nn.Module:
+    from reproductions.baselines.ultrasr import ResidualMLP, UltraSR
+
+    return UltraSR(encoder, scale, bands=2, residual=isinstance(full.imnet, ResidualMLP), hidden=(16, 16))
+
+
+def _clit(full: nn.Module, encoder: nn.Module, scale: float) -> nn.Module:
+    from reproductions.baselines.clit import CLIT
+
+    # all three branches (a x2 forward runs the first only, as the full model's does)
+    return CLIT(encoder, scale, dim=16, heads=2, radius=1, branches=len(full.imnets), hidden=(16, 16),
+                scale_base=full.scale_base)
+
+
 def _msit(name: str, encoder: nn.Module, scale: float) -> nn.Module:
     from reproductions.msit.model import MSIT
 
@@ -143,13 +169,19 @@ REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
     "amms": lambda full, s: registry.make("amms", scale=s, n_amms=2, sf_depth=2),
     "carn": lambda full, s: registry.make("carn", scale=s, channels=16),
     "carn-m": lambda full, s: registry.make("carn-m", scale=s, channels=16),  # group 4 still divides 16
+    "clit-edsr-baseline": lambda full, s: _clit(full, _edsr(no_upsampling=True, mean_shift=False), s),
+    "clit-rdn": lambda full, s: _clit(full, _rdn(no_upsampling=True), s),
     "edsr": lambda full, s: registry.make("edsr", scale=s, num_blocks=2, channels=16),
     "edsr-baseline": lambda full, s: _edsr(s),
     "fsrcnn": lambda full, s: registry.make("fsrcnn", scale=s, d=8, s=4, m=2),
     "imdn": lambda full, s: IMDN(s, nf=16, num_blocks=2),
     "liif-edsr-baseline": lambda full, s: _liif(full, _edsr(no_upsampling=True, mean_shift=False), s),
     "liif-rdn": lambda full, s: _liif(full, _rdn(no_upsampling=True), s),
+    "lte-edsr-baseline": lambda full, s: _lte(full, _edsr(no_upsampling=True, mean_shift=False), s),
+    "lte-rdn": lambda full, s: _lte(full, _rdn(no_upsampling=True), s),
     "mesr": lambda full, s: registry.make("mesr", scale=s, width=8, blocks=2, units=2),
+    "metasr-edsr-baseline": lambda full, s: _metasr(full, _edsr(no_upsampling=True, mean_shift=False), s),
+    "metasr-rdn": lambda full, s: _metasr(full, _rdn(no_upsampling=True), s),
     "msit-edsr": lambda full, s: _msit("msit-edsr", _edsr(no_upsampling=True, mean_shift=False), s),
     "msit-rdn": lambda full, s: _msit("msit-rdn", _rdn(no_upsampling=True), s),
     "msra-classical": lambda full, s: registry.make("msra-classical", scale=s, **MSRA_SMALL),
@@ -163,6 +195,8 @@ REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
     "srmdnf": lambda full, s: registry.make("srmdnf", scale=s, channels=16, num_layers=4),
     "swinir-classical": lambda full, s: _swinir(full, s),
     "swinir-light": lambda full, s: _swinir(full, s),
+    "ultrasr-edsr-baseline": lambda full, s: _ultrasr(full, _edsr(no_upsampling=True, mean_shift=False), s),
+    "ultrasr-rdn": lambda full, s: _ultrasr(full, _rdn(no_upsampling=True), s),
     "vdsr": lambda full, s: registry.make("vdsr", scale=s, depth=4, features=8),
 }
 # Names with a "." (a paper's ablation rows, registered as variants of its model) are left out, as they were

@@ -1,3 +1,19 @@
 """Reference models the papers compare against. Importing this package registers them."""
 
-from reproductions.baselines import bicubic, carn, edsr, imdn, liif, msrn, rcan, rdn, srmd, swinir, zoo  # noqa: F401
+from reproductions.baselines import (  # noqa: F401
+    bicubic,
+    carn,
+    clit,
+    edsr,
+    imdn,
+    liif,
+    lte,
+    metasr,
+    msrn,
+    rcan,
+    rdn,
+    srmd,
+    swinir,
+    ultrasr,
+    zoo,
+)

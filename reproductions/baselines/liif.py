@@ -27,7 +27,7 @@ from torch import nn
 from bench import registry
 from bench.registry import option, register
 
-__all__ = ["LIIF", "MLP", "make_coord"]
+__all__ = ["ImplicitSR", "LIIF", "MLP", "make_coord", "sample_nearest"]
 
 HIDDEN = (256, 256, 256, 256)
 @dataclass(frozen=True)
@@ -67,7 +67,46 @@ class MLP(nn.Module):
         return self.layers(x)
 
 
-class LIIF(nn.Module):
+class ImplicitSR(nn.Module):
+    """What LIIF and the decoders built on it (Meta-SR, LTE, UltraSR, CLIT) share: the encoder's state is made
+    once per image by ``features`` and decoded at the queried coordinates by ``decode``, ``chunk`` queries at
+    a time. Both work in LIIF's normalised units; ``query`` and ``forward`` take and return [0, 1] RGB."""
+
+    scale: float
+    chunk: int  # queries decoded at once by forward(); LIIF's eval_bsize
+
+    def features(self, lr: torch.Tensor) -> Any:
+        """The latent codes (B, C, h, w) of a [0, 1] LR image (or whatever ``decode`` needs of it)."""
+        return self.encoder((lr - 0.5) / 0.5)
+
+    def decode(self, state: Any, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def query(self, lr: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+        """[0, 1] RGB (B, Q, 3) of the SR image of ``lr`` at ``coord`` (B, Q, 2), cell size ``cell`` (B, Q, 2)."""
+        return self.decode(self.features(lr), coord, cell) * 0.5 + 0.5
+
+    def test_cell(self, cell: torch.Tensor) -> torch.Tensor:
+        """The cell ``forward`` decodes with: the true HR cell, unless the release's test script changes it."""
+        return cell
+
+    def forward(self, lr: torch.Tensor, coord: torch.Tensor | None = None,
+                cell: torch.Tensor | None = None) -> torch.Tensor:
+        """The (B, 3, round(h * scale), round(w * scale)) image: every HR pixel centre, ``chunk`` at a time;
+        with ``coord`` and ``cell``, ``query`` (how the arbitrary-scale trainer calls it, also under DDP)."""
+        if coord is not None:
+            return self.query(lr, coord, cell)
+        b, _, h, w = lr.shape
+        out_h, out_w = round(int(h) * self.scale), round(int(w) * self.scale)  # int(): sizes are tensors when traced
+        state = self.features(lr)
+        coord = make_coord((out_h, out_w), lr.device, lr.dtype).view(1, -1, 2).expand(b, -1, -1)
+        cell = self.test_cell(coord.new_tensor([2 / out_h, 2 / out_w]).expand_as(coord))
+        pred = torch.cat([self.decode(state, coord[:, i:i + self.chunk], cell[:, i:i + self.chunk])
+                          for i in range(0, coord.shape[1], self.chunk)], dim=1)
+        return (pred * 0.5 + 0.5).transpose(1, 2).reshape(b, 3, out_h, out_w)
+
+
+class LIIF(ImplicitSR):
     def __init__(self, encoder: nn.Module, scale: float, hidden: tuple[int, ...] = HIDDEN,
                  local_ensemble: bool = True, feat_unfold: bool = True, cell_decode: bool = True,
                  chunk: int = 30000):
@@ -76,14 +115,14 @@ class LIIF(nn.Module):
         self.local_ensemble = local_ensemble
         self.feat_unfold = feat_unfold
         self.cell_decode = cell_decode
-        self.chunk = chunk  # queries decoded at once by forward(); LIIF's eval_bsize
+        self.chunk = chunk
         self.encoder = encoder
         in_dim = encoder.out_dim * (9 if feat_unfold else 1) + 2 + (2 if cell_decode else 0)
         self.imnet = MLP(in_dim, 3, hidden)
 
-    def features(self, lr: torch.Tensor) -> torch.Tensor:
-        """The latent codes (B, C, h, w) of a [0, 1] LR image."""
-        return self.encoder((lr - 0.5) / 0.5)
+    def imnet_inputs(self, code: torch.Tensor, rel_coord: torch.Tensor, rel_cell: torch.Tensor) -> list[torch.Tensor]:
+        """What the MLP reads, in the release's order: latent code, relative coordinate, relative cell."""
+        return [code, rel_coord, rel_cell] if self.cell_decode else [code, rel_coord]
 
     def decode(self, feat: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
         """Normalised RGB (B, Q, 3) at ``coord`` (B, Q, 2) for cells ``cell`` (B, Q, 2), from ``feat``."""
@@ -104,9 +143,7 @@ class LIIF(nn.Module):
             shifted = coord + coord.new_tensor([dy / h + eps, dx / w + eps])
             shifted = shifted.clamp(-1 + 1e-6, 1 - 1e-6)
             rel_coord = (coord - sample_nearest(feat_coord, shifted)) * size
-            inputs = [sample_nearest(feat, shifted), rel_coord]
-            if self.cell_decode:
-                inputs.append(cell * size)
+            inputs = self.imnet_inputs(sample_nearest(feat, shifted), rel_coord, cell * size)
             preds.append(self.imnet(torch.cat(inputs, dim=-1)))
             areas.append((rel_coord[..., 0] * rel_coord[..., 1]).abs() + 1e-9)
 
@@ -114,25 +151,6 @@ class LIIF(nn.Module):
         if self.local_ensemble:
             areas.reverse()  # each code is weighted by the area of the rectangle diagonally opposite it
         return sum(pred * (area / total).unsqueeze(-1) for pred, area in zip(preds, areas, strict=True))
-
-    def query(self, lr: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
-        """[0, 1] RGB (B, Q, 3) of the SR image of ``lr`` at ``coord`` (B, Q, 2), cell size ``cell`` (B, Q, 2)."""
-        return self.decode(self.features(lr), coord, cell) * 0.5 + 0.5
-
-    def forward(self, lr: torch.Tensor, coord: torch.Tensor | None = None,
-                cell: torch.Tensor | None = None) -> torch.Tensor:
-        """The (B, 3, round(h * scale), round(w * scale)) image: every HR pixel centre, ``chunk`` at a time;
-        with ``coord`` and ``cell``, ``query`` (how the arbitrary-scale trainer calls it, also under DDP)."""
-        if coord is not None:
-            return self.query(lr, coord, cell)
-        b, _, h, w = lr.shape
-        out_h, out_w = round(int(h) * self.scale), round(int(w) * self.scale)  # int(): sizes are tensors when traced
-        feat = self.features(lr)
-        coord = make_coord((out_h, out_w), lr.device, feat.dtype).view(1, -1, 2).expand(b, -1, -1)
-        cell = coord.new_tensor([2 / out_h, 2 / out_w]).expand_as(coord)
-        pred = torch.cat([self.decode(feat, coord[:, i:i + self.chunk], cell[:, i:i + self.chunk])
-                          for i in range(0, coord.shape[1], self.chunk)], dim=1)
-        return (pred * 0.5 + 0.5).transpose(1, 2).reshape(b, 3, out_h, out_w)
 
 
 def unwrap_liif_checkpoint(state: dict[str, Any]) -> dict[str, Any]:

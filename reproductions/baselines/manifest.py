@@ -42,17 +42,18 @@ PAPER = Paper(
                  weights_source=ZOO, fallback="", tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
         # IMDN's and CARN's own 720p rule (MSRA-SR's Table 1 copies their counts); MSRA-SR's Tables 1 and 3 at
         # 1024x720 with SwinIR's padded LR (RCAN too, at MSRA-SR's window 16: 832G; 734G at the true LR);
-        # MSIT's Table I and MSTN's Table II print params only (EDSR-baseline, RDN, LIIF; EDSR, MSRN, SRMDNF at
-        # x2), which no HR size changes.
+        # MSIT's Table I and MSTN's Table II print params only (EDSR-baseline, RDN and the arbitrary-scale
+        # decoders on them; EDSR, MSRN, SRMDNF at x2), which no HR size changes.
         Sizes(id="sizes-720p", rows=(("imdn", 2), ("imdn", 3), ("imdn", 4), ("carn.multi-scale", 2),
                                      ("carn.multi-scale", 3), ("carn.multi-scale", 4)), hr=(1280, 720),
               tiers=EVERY_TIER_SMALL),
         Sizes(id="sizes-swinir", rows=(("swinir-light", 2), ("swinir-light", 3), ("swinir-light", 4),
                                        ("swinir-classical", 4)), lr_pad="swinir", tiers=EVERY_TIER_SMALL),
         Sizes(id="sizes-msra", rows=(("rcan", 4),), lr_pad="swinir-16", tiers=EVERY_TIER_SMALL),
-        Sizes(id="sizes-params", rows=tuple((name, 2) for name in ("rdn", "edsr-baseline", "liif-edsr-baseline",
-                                                                     "liif-rdn", "edsr", "msrn", "srmdnf")),
-              hr=(64, 64)),
+        Sizes(id="sizes-params", rows=tuple((name, 2) for name in (
+            "rdn", "edsr-baseline", "liif-edsr-baseline", "liif-rdn", "metasr-edsr-baseline", "metasr-rdn",
+            "lte-edsr-baseline", "lte-rdn", "ultrasr-edsr-baseline", "ultrasr-rdn", "clit-edsr-baseline",
+            "clit-rdn", "edsr", "msrn", "srmdnf")), hr=(64, 64)),
         Train(id="train", model="swinir-light", scales=(2,),
               tiers={"ci": {"budget": {"iterations": 40, "train_sets": ("samples-train",)}}, "smoke": {}, "paper": {}}),
         Evaluate(id="evaluate", models=("swinir-light",), scales=(2,), weights="train", sets=("Set5", "Set14"),
