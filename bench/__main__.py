@@ -278,8 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--hr", default="1024x720", help="HR output WIDTHxHEIGHT (1280x720: the CARN/IMDN 720p rule)")
-    p.add_argument("--lr-pad", default="none", choices=["none", "swinir"],
-                   help="swinir: LR side = (HR // s // window + 1) * window, as SwinIR's and MSRA-SR's tables")
+    p.add_argument("--lr-pad", default="none", metavar="none|swinir|swinir:WINDOW",
+                   help="swinir: LR side = (HR // s // window + 1) * window, as SwinIR's and MSRA-SR's tables; "
+                        "swinir:16 with a window of 16 instead of the model's")
     p.add_argument("--as-trained", action="store_true",
                    help="count the multi-branch training form (default: the deployed, reparameterized form)")
     p.add_argument("--no-cache", action="store_true", help="count again even if a cached count exists")

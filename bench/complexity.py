@@ -7,7 +7,9 @@ as MSRA-SR states; ``hr=(1280, 720)`` is the 720p convention of CARN and IMDN). 
 * fvcore skips ``scaled_dot_product_attention``; we add a handle counting its two matmuls
   (Q K^T and A V: ``B * heads * Lq * Lk * (E + Ev)``), which SwinIR's own counter includes.
 * ``lr_pad="swinir"`` uses the LR size of SwinIR's ``network_swinir.py`` main block,
-  ``(HR // s // window + 1) * window`` per side: the convention behind SwinIR's and MSRA-SR's tables.
+  ``(HR // s // window + 1) * window`` per side: the convention behind SwinIR's and MSRA-SR's tables;
+  ``"swinir:16"`` applies it with a window of 16 whatever the model's (MSRA-SR's own size, which its Table 3
+  also used for ART-S).
 
 Cross-checks: ``torch.utils.flop_counter.FlopCounterMode`` on the meta device (no compute; it counts
 2 FLOPs per MAC and no norms), and a model's own analytic count where it defines
@@ -52,11 +54,16 @@ def lr_size(hr: tuple[int, int], scale: int, lr_pad: str = "none", window: int |
     h, w = hr[1] // scale, hr[0] // scale
     if lr_pad == "none":
         return h, w
-    if lr_pad == "swinir":
+    kind, _, explicit = lr_pad.partition(":")
+    if kind == "swinir":
+        if explicit:  # "swinir:16": the rule with a window other than the model's own
+            if not explicit.isdigit() or int(explicit) < 1:
+                raise BenchError(f"lr_pad {lr_pad!r}: the window after ':' must be a positive whole number")
+            window = int(explicit)
         if not window:
-            raise BenchError("lr_pad 'swinir' needs a window-based model (it has no .window)")
+            raise BenchError("lr_pad 'swinir' needs a window-based model (it has no .window); or give one: 'swinir:16'")
         return (h // window + 1) * window, (w // window + 1) * window
-    raise BenchError(f"unknown lr_pad {lr_pad!r}; use 'none' or 'swinir'")
+    raise BenchError(f"unknown lr_pad {lr_pad!r}; use 'none', 'swinir' or 'swinir:WINDOW'")
 
 
 def count_params(model: nn.Module) -> dict[str, int]:

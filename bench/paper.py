@@ -54,7 +54,7 @@ class Sizes(Step):
 
     rows: tuple[tuple[str, int], ...]
     hr: tuple[int, int] = (1024, 720)  # HR output (width, height)
-    lr_pad: str = "none"  # "swinir": LR side = (HR // s // window + 1) * window
+    lr_pad: str = "none"  # "swinir": LR side = (HR // s // window + 1) * window; "swinir:16": window 16
     counter: str = "fvcore"  # see bench.complexity.COUNTERS
     cache: bool = True
     params_form: str = "deployed"  # "as-trained": params before reparameterisation (e.g. MSIT's trainable count)
