@@ -1,3 +1,3 @@
 """Reference models the papers compare against. Importing this package registers them."""
 
-from reproductions.baselines import bicubic, carn, edsr, imdn, liif, rdn, swinir, zoo  # noqa: F401
+from reproductions.baselines import art, bicubic, carn, edsr, imdn, lapar, liif, rdn, swinir, zoo  # noqa: F401

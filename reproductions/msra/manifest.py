@@ -47,6 +47,11 @@ def one_ffn(model: nn.Module, size: tuple[int, int]) -> list:
 _RETUNED = ("a \u2021 row: the authors re-tuned its depth/width to a comparable budget in a way the paper does not "
             "give; this variant only removes or changes the component")
 
+_LAPAR_720P = ("LAPAR's own number, copied: its weight network's convs with their bias adds (thop's rule; the "
+               "bicubic, dictionary and weighted sum not counted) at LAPAR's 1280x720 HR, 170.76 / 113.70 / 93.97 G "
+               "printed to whole G (step sizes-lapar-720p, analytic_mult_adds); at the stated 1024x720 fvcore "
+               "counts 20% less [tests/test_lapar_art.py]")
+
 PAPER = Paper(
     name="msra",
     title="MSRA-SR: image SR Transformer with multi-scale shared representation acquisition (ICCV 2023)",
@@ -77,5 +82,10 @@ PAPER = Paper(
         ("msra", "msra-light", "wo-shared-attn", "2", "params"): (
             "the paper's +146K needs ~12K per layer that stops sharing (q/k plus ~5 heads of position bias); "
             "here each adds its q/k (7.3K): +102K [spec msra_v2.md \u00a74]"),
+        ("msra", "lapar-a", "", "3", "params"): (
+            "a misprint of 594K carried from LAPAR's table (SwinIR's Table 3 prints it too): x3 differs from x2 only "
+            "by a larger upsampler (+46,400), yet 544K is below x2's 548K; the authors' x3 config has 594,266 "
+            "[tests/test_lapar_art.py]"),
+        **{("msra", "lapar-a", "", str(s), "mult_adds"): _LAPAR_720P for s in (2, 3, 4)},
     },
 )
