@@ -25,6 +25,7 @@ def test_lr_size_conventions():
     # SwinIR's main block: one whole extra window even when the size already divides
     assert lr_size((1024, 720), 2, "swinir", 8) == (368, 520)
     assert lr_size((1024, 720), 4, "swinir", 8) == (184, 264)
+    assert lr_size((1024, 720), 4, "swinir-16", 8) == (192, 272)  # a stated window overrides the model's
     with pytest.raises(BenchError, match="window"):
         lr_size((1024, 720), 4, "swinir", None)
     # the same rule at a stated window, for a model without one (MSRA-SR's count of RCAN)
@@ -167,6 +168,8 @@ def _msit(name: str, encoder: nn.Module, scale: float) -> nn.Module:
 MSRA_SMALL = dict(embed_dim=24, depths=(2, 2), ssa_dim=12, ssa_heads=2, ga_hidden=8)
 REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
     "amms": lambda full, s: registry.make("amms", scale=s, n_amms=2, sf_depth=2),
+    # one group of a dense and a sparse block; C=32 keeps the position-bias MLP non-empty (C // 16 = 2)
+    "art-s": lambda full, s: registry.make("art-s", scale=s, embed_dim=32, depths=(2,), heads=(2,), intervals=(8,)),
     "carn": lambda full, s: registry.make("carn", scale=s, channels=16),
     "carn-m": lambda full, s: registry.make("carn-m", scale=s, channels=16),  # group 4 still divides 16
     "clit-edsr-baseline": lambda full, s: _clit(full, _edsr(no_upsampling=True, mean_shift=False), s),
@@ -175,6 +178,7 @@ REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
     "edsr-baseline": lambda full, s: _edsr(s),
     "fsrcnn": lambda full, s: registry.make("fsrcnn", scale=s, d=8, s=4, m=2),
     "imdn": lambda full, s: IMDN(s, nf=16, num_blocks=2),
+    "lapar-a": lambda full, s: registry.make("lapar-a", scale=s, nf=8, blocks=1, n_weight=8),
     "liif-edsr-baseline": lambda full, s: _liif(full, _edsr(no_upsampling=True, mean_shift=False), s),
     "liif-rdn": lambda full, s: _liif(full, _rdn(no_upsampling=True), s),
     "lte-edsr-baseline": lambda full, s: _lte(full, _edsr(no_upsampling=True, mean_shift=False), s),

@@ -1,11 +1,13 @@
 """Reference models the papers compare against. Importing this package registers them."""
 
 from reproductions.baselines import (  # noqa: F401
+    art,
     bicubic,
     carn,
     clit,
     edsr,
     imdn,
+    lapar,
     liif,
     lte,
     metasr,

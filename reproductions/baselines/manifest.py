@@ -54,6 +54,13 @@ PAPER = Paper(
             "rdn", "edsr-baseline", "liif-edsr-baseline", "liif-rdn", "metasr-edsr-baseline", "metasr-rdn",
             "lte-edsr-baseline", "lte-rdn", "ultrasr-edsr-baseline", "ultrasr-rdn", "clit-edsr-baseline",
             "clit-rdn", "edsr", "msrn", "srmdnf")), hr=(64, 64)),
+        # MSRA-SR's Table 1 LAPAR-A rows at its stated 1024x720, and at LAPAR's own 1280x720, where the model's
+        # analytic_mult_adds (LAPAR's published rule) gives the printed 171.0 / 114.0 / 94.0 G; its Table 3 ART-S
+        # at the LR its own model is counted at, (HR // 4 // 16 + 1) * 16 per side, where fvcore gives 941 G.
+        Sizes(id="sizes-msra-lapar-art", rows=(("lapar-a", 2), ("lapar-a", 3), ("lapar-a", 4)), tiers=EVERY_TIER_SMALL),
+        Sizes(id="sizes-lapar-720p", rows=(("lapar-a", 2), ("lapar-a", 3), ("lapar-a", 4)), hr=(1280, 720),
+              tiers={"ci": "sizes-msra-lapar-art counts LAPAR-A at the ci size", "smoke": {}, "paper": {}}),
+        Sizes(id="sizes-msra-art-s", rows=(("art-s", 4),), lr_pad="swinir-16", tiers=EVERY_TIER_SMALL),
         Train(id="train", model="swinir-light", scales=(2,),
               tiers={"ci": {"budget": {"iterations": 40, "train_sets": ("samples-train",)}}, "smoke": {}, "paper": {}}),
         Evaluate(id="evaluate", models=("swinir-light",), scales=(2,), weights="train", sets=("Set5", "Set14"),

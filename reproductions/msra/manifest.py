@@ -77,5 +77,9 @@ PAPER = Paper(
         ("msra", "msra-light", "wo-shared-attn", "2", "params"): (
             "the paper's +146K needs ~12K per layer that stops sharing (q/k plus ~5 heads of position bias); "
             "here each adds its q/k (7.3K): +102K [spec msra_v2.md \u00a74]"),
+        ("msra", "lapar-a", "", "3", "params"): (
+            "a misprint of 594K carried from LAPAR's table (SwinIR's Table 3 prints it too): x3 differs from x2 only "
+            "by a larger upsampler (+46,400), yet 544K is below x2's 548K; the authors' x3 config has 594,266 "
+            "[tests/test_lapar_art.py]"),
     },
 )
