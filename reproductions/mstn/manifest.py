@@ -34,5 +34,16 @@ PAPER = Paper(
         ("mstn", "mstn", "", "2", "ssim", "Set5"): (
             "Table I prints 0.9610 and Table II 0.9611 for the same model, set and scale; one "
             "measurement can match at most one of them (treat +-0.0001 as a tie) [spec \u00a71.6 #7]"),
+        ("mstn", "msrn", "", "2", "params"): (
+            "the authors' code (MIVRC/MSRN-PyTorch) has 5,930,307 at x2; the printed 5.89M is exactly one 64->64 "
+            "3x3 conv (36,928) fewer, the size of the tail's 3x3 conv and of the 576->64 bottleneck alike, so "
+            "which layer is missing cannot be told; every public copy has both [tests/test_compared_sizes.py]"),
+        ("mstn", "c3net", "", "2", "params"): (
+            "C3Net [8], MSTN's backbone, is not identified: the extracted text has no reference list, and the two "
+            "public 'C3Net's (demoireing, CVPRW 2020; cross-channel communication, NeurIPS 2019) are not "
+            "multi-stage SR networks [spec mstn_mesr_amms.md \u00a70]"),
+        ("mstn", "crn", "", "2", "params"): (
+            "CRN [13] is not identified: without MSTN's reference list, no SR network 'CRN' of about 9.47M "
+            "params (Set5 x2 SSIM 0.9610) was found in public code"),
     },
 )
