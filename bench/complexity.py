@@ -149,6 +149,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get("BENCH_CACHE_DIR", "") or default)
 
 
+def input_planes(name: str) -> int:
+    """3 (RGB), or 1 for a channel-agnostic network (``channels="any"``): the MATLAB-era ones run on Y
+    alone, as their papers count them; folding RGB's three planes through them would count three times."""
+    from bench import registry
+
+    try:
+        return 1 if registry.get(name).channels == "any" else 3
+    except BenchError:  # a model the registry does not know (a test's own module)
+        return 3
+
+
 def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, lr_pad: str = "none",
                use_cache: bool = True, cross_check: bool = True, as_trained: bool = False,
                counter: str = "fvcore") -> dict[str, Any]:
@@ -157,9 +168,10 @@ def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, l
     if counter not in COUNTERS:
         raise BenchError(f"unknown counter {counter!r}; use one of {', '.join(COUNTERS)}")
     lr_h, lr_w = lr_size(hr, scale, lr_pad, getattr(model, "window", None))
-    settings = {"hr": list(hr), "lr": [lr_h, lr_w], "lr_pad": lr_pad, "cross_check": cross_check,
-                "as_trained": as_trained, "counter": counter}
     spec = getattr(model, "spec", {"name": type(model).__name__, "args": {"scale": scale}})
+    planes = input_planes(spec["name"])
+    settings = {"hr": list(hr), "lr": [lr_h, lr_w], "lr_pad": lr_pad, "cross_check": cross_check,
+                "as_trained": as_trained, "counter": counter, "planes": planes}
     path = cache_dir() / f"{_cache_key(spec, settings, model)}.json"
     if use_cache and path.is_file():
         result = json.loads(path.read_text())
@@ -170,10 +182,10 @@ def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, l
     if not as_trained:
         model = copy.deepcopy(model)
         merged = reparameterize(model)
-    shape = (1, 3, lr_h, lr_w)
+    shape = (1, planes, lr_h, lr_w)
     result: dict[str, Any] = {
         "model": spec["name"], "scale": scale, "hr_size": f"{hr[0]}x{hr[1]}", "lr_size": f"{lr_w}x{lr_h}",
-        "lr_pad": lr_pad, **count_params(model),
+        "lr_pad": lr_pad, "input_planes": planes, **count_params(model),
         "form": "as trained" if as_trained else f"deployed ({merged} modules reparameterized)",
     }
     if counter == "fvcore":

@@ -34,6 +34,15 @@ def test_lr_size_conventions():
         lr_size((1024, 720), 4, "swinir-x", 8)
 
 
+def test_a_y_only_network_is_counted_on_one_plane(tmp_path, monkeypatch):
+    """SRCNN runs on Y (a channel-agnostic card): its papers' count is one plane, not RGB's three folded through."""
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path))
+    n1, n2 = 8, 4
+    result = complexity(registry.make("srcnn", scale=2, n1=n1, n2=n2), scale=2, hr=(32, 32), cross_check=False)
+    per_hr_pixel = 9 * 9 * n1 + 5 * 5 * n1 * n2 + 5 * 5 * n2  # three 'same' convs on the upsampled plane
+    assert result["input_planes"] == 1 and result["mult_adds"] == 32 * 32 * per_hr_pixel
+
+
 class ConvNet(nn.Module):
     def __init__(self):
         super().__init__()
