@@ -104,6 +104,7 @@ CATALOG: dict[str, Dataset] = {
             "DIV2K training HR (0001-0800), the training set of every paper here",
             (_div2k("DIV2K_train_HR.zip", "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335",
                     3530603713, (("DIV2K_train_HR/", "HR/"),)),),
+            images=800,
         ),
         Dataset(
             "Flickr2K",
@@ -111,6 +112,7 @@ CATALOG: dict[str, Dataset] = {
             (Archive("https://cv.snu.ac.kr/research/EDSR/Flickr2K.tar", "md5:5d3f39443d5e9489bff8963f8f26cb03",
                      (("Flickr2K/Flickr2K_HR/", "HR/"),),
                      checksum_source="Coloquinte/torchSR torchsr/datasets/flickr2k.py"),),
+            images=2650,
         ),
         Dataset(
             "Manga109",
