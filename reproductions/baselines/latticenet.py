@@ -1,8 +1,9 @@
 """LatticeNet: lightweight SR with lattice blocks (Luo et al., "LatticeNet: Towards Lightweight Image
 Super-resolution with Lattice Block", ECCV 2020).
 
-Built from the paper and the authors' public code (an EDSR-framework ``model/latticenet.py``: classes ``CC``,
-``LatticeBlock`` and ``LatticeNet``) so that their releases (``LatticeNet_x{2,3,4}.pt``) load strictly:
+Built from the paper and the authors' public code (github.com/ymff0592/super-resolution, an EDSR/RCAN-framework
+``model/latticenet.py``: classes ``CC``, ``LatticeBlock`` and ``LatticeNet``) so that their releases
+(``premodel/LatticeNet_x{2,3,4}.pt`` there) load strictly:
 
 * head: two 3x3 convs of 64 features, no activation between them;
 * four lattice blocks. Each holds two 3-conv branches (64 -> 48 -> 48 -> 64, LeakyReLU(0.05) after every
@@ -17,11 +18,15 @@ Built from the paper and the authors' public code (an EDSR-framework ``model/lat
 * tail: a 3x3 conv (no activation), a 3x3 conv to 3 s^2 channels, pixel shuffle.
 
 Input range: the authors' code runs EDSR's framework at ``rgb_range`` 255, with EDSR's ``MeanShift`` 1x1 convs
-(``sub_mean``, ``add_mean``: identity weights, -/+ 255 x the DIV2K mean). Their copy of ``MeanShift`` left
-the parameters trainable, and the releases hold trained values (no longer the identity), counted in the
-published sizes (756K / 765K / 777K at x2 / x3 / x4 are every value in the files). Here they are ordinary,
-trainable convs; the model takes RGB in [0, 1], multiplies by ``rgb_range`` on the way in and divides on the
-way out.
+(``sub_mean``, ``add_mean``: identity weights, -/+ 255 x the DIV2K mean). Their ``common.py`` is not published,
+but the releases hold trained values there (no longer the identity): the MeanShift parameters were trained,
+and the published sizes count them (756K / 765K / 777K at x2 / x3 / x4 are every value in the files). Here
+they are ordinary, trainable convs; the model takes RGB in [0, 1], multiplies by ``rgb_range`` on the way in
+and divides on the way out.
+
+The printed PSNR/SSIM (which MSRA-SR's Table 1 copies) are reproduced by these releases only with the x8
+self-ensemble (``--self-ensemble``), although the authors' test script does not ask for it (EDSR's
+``--self_ensemble``, off by default); without it they score about 0.1 dB less.
 
 Module names are ours where the authors' are not Python-style; ``remap_official`` renames theirs
 (``body_unit<n>`` -> ``blocks.<n-1>``, ``T_tdm<n>``/``L_tdm<n>`` -> ``fusion.top/lateral.<n-1>``).
