@@ -2,9 +2,10 @@
 
 Bicubic under the MATLAB-era protocol on every benchmark set present, x2/x3/x4 (the bicubic rows that
 AMMS's Table 2 and many others print); the authors' public IMDN checkpoints, and SRCNN's, FSRCNN's and VDSR's
-MATLAB releases (run as their authors' test code runs them, on Y), and CARN's x2 release, on every set
-present; params and Mult-Adds of the baselines the papers compare sizes with, at each paper's HR size; and
-the SwinIR-light x2 training (the training engine's must-show), evaluated on Set5 and Set14.
+MATLAB releases (run as their authors' test code runs them, on Y), CARN's x2 release, and LatticeNet's
+x2/x3/x4 releases with the x8 self-ensemble (as its published rows are), on every set present; params and
+Mult-Adds of the baselines the papers compare sizes with, at each paper's HR size; and the SwinIR-light x2
+training (the training engine's must-show), evaluated on Set5 and Set14.
 """
 
 from pathlib import Path
@@ -40,12 +41,19 @@ PAPER = Paper(
         # Set5 row matches; the newer scores above every printed CARN number); no x3/x4 release is available.
         Evaluate(id="carn", models=("carn",), scales=(2,), weights="{weights_dir}/zoo/CARN_x2_old.pth",
                  weights_source=ZOO, fallback="", tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
-        # IMDN's and CARN's own 720p rule (MSRA-SR's Table 1 copies their counts); MSRA-SR's Tables 1 and 3 at
-        # 1024x720 with SwinIR's padded LR (RCAN too, at MSRA-SR's window 16: 832G; 734G at the true LR);
+        # LatticeNet's printed rows (copied by MSRA-SR's Table 1) are its x8 self-ensemble numbers: the releases
+        # give them with it, 0.08-0.13 dB less without (Set5; Set14 x4). Eight passes per image: ci runs Set5.
+        Evaluate(id="latticenet", models=("latticenet",), scales=(2, 3, 4), ensemble=True,
+                 weights="{weights_dir}/zoo/LatticeNet_x{scale}.pt", weights_source=ZOO, fallback="",
+                 tiers={"ci": {"sets": ("Set5",)}, "smoke": {}, "paper": {}}),
+        # IMDN's, CARN's and LatticeNet's own 720p rule (MSRA-SR's Table 1 copies their counts); MSRA-SR's
+        # Tables 1 and 3 at 1024x720 with SwinIR's padded LR (RCAN too, at MSRA-SR's window 16: 832G; 734G at
+        # the true LR);
         # MSIT's Table I and MSTN's Table II print params only (EDSR-baseline, RDN and the arbitrary-scale
         # decoders on them; EDSR, MSRN, SRMDNF at x2), which no HR size changes.
         Sizes(id="sizes-720p", rows=(("imdn", 2), ("imdn", 3), ("imdn", 4), ("carn.multi-scale", 2),
-                                     ("carn.multi-scale", 3), ("carn.multi-scale", 4)), hr=(1280, 720),
+                                     ("carn.multi-scale", 3), ("carn.multi-scale", 4), ("latticenet", 2),
+                                     ("latticenet", 3), ("latticenet", 4)), hr=(1280, 720),
               tiers=EVERY_TIER_SMALL),
         Sizes(id="sizes-swinir", rows=(("swinir-light", 2), ("swinir-light", 3), ("swinir-light", 4),
                                        ("swinir-classical", 4)), lr_pad="swinir", tiers=EVERY_TIER_SMALL),
