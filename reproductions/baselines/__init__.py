@@ -7,6 +7,7 @@ from reproductions.baselines import (  # noqa: F401
     clit,
     edsr,
     imdn,
+    lapsrn,
     lapar,
     liif,
     lte,
