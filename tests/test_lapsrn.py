@@ -157,3 +157,16 @@ def test_published_set5_x2(zoo, data_root, capsys):
     measured = json.loads(capsys.readouterr().out)
     assert round(measured["psnr"], 2) == 37.52 and round(measured["ssim"], 4) == 0.9591
     assert measured["lr_source"].startswith("RGB of HR, float64")
+
+
+@pytest.mark.data
+def test_set5_x4_ssim_of_mstn_is_not_lapsrns(zoo, data_root, capsys):
+    """LapSRN's x4 Set5 PSNR (31.54, MSTN and AMMS-Net alike) is reached; MSTN's SSIM 0.8811 is not (the release
+    gives 0.8865 here and 0.8856 under ``matlab``; AMMS-Net prints 0.8855): a known difference of MSTN's row."""
+    code = main(["evaluate", "lapsrn", "--dataset", "Set5", "--scale", "4", "--protocol", "lapsrn",
+                 "--weights", str(zoo / "LapSRN_x4.mat"), "--data-root", str(data_root),
+                 "--json", "--quiet", "--no-save"])
+    assert code == 0
+    measured = json.loads(capsys.readouterr().out)
+    assert round(measured["psnr"], 2) == 31.54
+    assert abs(measured["ssim"] - 0.8855) <= 0.002 < abs(measured["ssim"] - 0.8811)
