@@ -2,10 +2,11 @@
 
 Bicubic under the MATLAB-era protocol on every benchmark set present, x2/x3/x4 (the bicubic rows that
 AMMS's Table 2 and many others print); the authors' public IMDN checkpoints, and SRCNN's, FSRCNN's and VDSR's
-MATLAB releases (run as their authors' test code runs them, on Y), CARN's x2 release, and LatticeNet's
-x2/x3/x4 releases with the x8 self-ensemble (as its published rows are), on every set present; params and
-Mult-Adds of the baselines the papers compare sizes with, at each paper's HR size; and the SwinIR-light x2
-training (the training engine's must-show), evaluated on Set5 and Set14.
+MATLAB releases (run as their authors' test code runs them, on Y), LapSRN's MatConvNet releases under its
+authors' evaluation, CARN's x2 release, and LatticeNet's x2/x3/x4 releases with the x8 self-ensemble (as its
+published rows are), on every set present; params and Mult-Adds of the baselines the papers compare sizes
+with, at each paper's HR size; and the SwinIR-light x2 training (the training engine's must-show), evaluated
+on Set5 and Set14.
 """
 
 from pathlib import Path
@@ -37,6 +38,14 @@ PAPER = Paper(
         _released("srcnn", "SRCNN_x{scale}.mat"),
         _released("fsrcnn", "FSRCNN_x{scale}.mat"),
         _released("vdsr", "VDSR_x2x3x4.mat", ci_sets=("Set5",)),  # 20 full-resolution convs: Set14 adds minutes
+        # LapSRN: its authors' evaluation (LR of the double RGB, Y network + bicubic CbCr); no x3 release: the authors'
+        # SR_LapSRN.m resizes the x4 model's output (x3_from=4)
+        Evaluate(id="lapsrn", models=("lapsrn",), scales=(2, 4), protocol="lapsrn",
+                 weights="{weights_dir}/zoo/LapSRN_x{scale}.mat", weights_source=ZOO, fallback="",
+                 tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
+        Evaluate(id="lapsrn-x3", models=("lapsrn",), scales=(3,), protocol="lapsrn",
+                 weights="{weights_dir}/zoo/LapSRN_x4.mat", weights_source=ZOO, fallback="",
+                 tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
         # CARN x2: the older of the two releases of the authors' carn.pth x2 branch is the paper's model (its
         # Set5 row matches; the newer scores above every printed CARN number); no x3/x4 release is available.
         Evaluate(id="carn", models=("carn",), scales=(2,), weights="{weights_dir}/zoo/CARN_x2_old.pth",
