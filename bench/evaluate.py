@@ -59,7 +59,12 @@ def model_input(pair, scale: float, protocol: Protocol, card: ModelCard) -> tupl
         return imresize(truth[None] / 255, 1 / scale), truth
     if protocol.lr == "rgb-double":
         hr = pair.hr.double() / 255
-        hr = hr.expand(3, *hr.shape[-2:])  # grayscale as equal RGB channels
+        if hr.shape[0] == 1 and protocol.gray_is_y:
+            if card.channels != "any":
+                raise BenchError(f"protocol {protocol.name!r} takes a grayscale image as its own Y, which model "
+                                 f"{card.name} (RGB) cannot take: use --protocol lapsrn")
+        else:
+            hr = hr.expand(3, *hr.shape[-2:])  # grayscale as equal RGB channels
         lr = imresize(hr[None], down_scale(pair.hr, scale))  # nothing quantised
         return (lr if card.channels == "any" else lr.float()), truth
     lr = pair.lr if pair.lr is not None else make_lr(pair.hr, scale)
@@ -80,8 +85,8 @@ def y_with_bicubic_cbcr(model: nn.Module, lr: torch.Tensor) -> torch.Tensor:
 
 def runner(model: nn.Module, card: ModelCard, protocol: Protocol):
     """What maps the LR to the output under ``protocol``: the model, or the model on Y (``protocol.y_cbcr``)."""
-    if protocol.y_cbcr and card.channels == "any":
-        return lambda lr: y_with_bicubic_cbcr(model, lr)
+    if protocol.y_cbcr and card.channels == "any":  # a one-plane LR (a grayscale image taken as Y) goes in as it is
+        return lambda lr: model(lr) if lr.shape[1] == 1 else y_with_bicubic_cbcr(model, lr)
     return model
 
 

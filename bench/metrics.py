@@ -10,6 +10,12 @@ differs in four choices (see ``../shared/specs/conventions.md`` section 1):
   double precision, and only the Y channel goes through the model. Y of the output rounded.
 * ``div2k-rgb``: LIIF/EDSR validation on DIV2K: RGB, no rounding of SR, shave = scale + 6.
 * ``liif-y``: LIIF/MSIT benchmark tables: Y without rounding of SR, shave = scale.
+* ``selfexsr``: Huang et al.'s SelfExSR evaluation code (``quant_eval``, CVPR 2015), which CARN's authors used
+  (their answers in nmhkahn/CARN-pytorch issues #30 and #46): the set's uint8 RGB LR goes in; Y rounded (MATLAB
+  ``rgb2ycbcr`` of the uint8 output and of the HR), shave = scale.
+* ``lapsrn-gray-y``: as ``lapsrn``, but a grayscale image is its own Y (its one plane is the model's input and the
+  ground truth): the re-evaluation of FSRCNN whose x2 row MSTN's Table I prints (Set14's grayscale ``bridge`` is
+  what tells the two apart).
 * ``lapsrn``: LapSRN's MATLAB test code (CVPR 2017, ``evaluate_LapSRN_dataset.m``/``SR_LapSRN.m``): the LR is
   bicubic of the double RGB HR, not quantised; a Y network sees the LR's Y and its output Y is joined with the
   bicubic-upsampled CbCr of the LR, back to RGB. Measured as ``basicsr`` (float Y of the uint8 RGB output).
@@ -55,6 +61,9 @@ class Protocol:
     # not quantised).
     lr: str
     y_cbcr: bool  # a channel-agnostic (Y) network sees the LR's Y; its Y + the LR's bicubic CbCr -> RGB output
+    # A grayscale image is its own Y (MATLAB scripts that convert only when size(im, 3) > 1), else it is RGB with
+    # equal channels (cv2/BasicSR loading) and its Y is rgb2ycbcr's.
+    gray_is_y: bool
     description: str
 
     def __post_init__(self) -> None:
@@ -71,17 +80,22 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
-        Protocol("basicsr", "y", True, False, 0, "files", False,
+        Protocol("basicsr", "y", True, False, 0, "files", False, False,
                  "Y (float, unrounded) of the uint8-rounded output, shave = scale (BasicSR/SwinIR)"),
-        Protocol("matlab", "y", True, True, 0, "y-double", False,
+        Protocol("matlab", "y", True, True, 0, "y-double", False, True,
                  "VDSR-era MATLAB: rounded Y, bicubic on Y in double, shave = scale"),
-        Protocol("div2k-rgb", "rgb", False, False, 6, "files", False,
+        Protocol("div2k-rgb", "rgb", False, False, 6, "files", False, False,
                  "RGB of the clamped output, shave = scale + 6 (LIIF/EDSR DIV2K validation)"),
-        Protocol("liif-y", "y", False, False, 0, "files", False,
+        Protocol("liif-y", "y", False, False, 0, "files", False, False,
                  "Y of the clamped, unrounded output, shave = scale (LIIF/MSIT benchmarks)"),
-        Protocol("lapsrn", "y", True, False, 0, "rgb-double", True,
+        Protocol("selfexsr", "y", True, True, 0, "files", False, False,
+                 "SelfExSR's quant_eval: rounded Y of the uint8 output and HR, the set's LR, shave = scale (CARN)"),
+        Protocol("lapsrn", "y", True, False, 0, "rgb-double", True, False,
                  "LapSRN's MATLAB test: LR bicubic of the double RGB (unquantised), a Y network's Y joined with "
                  "bicubic CbCr; Y (float) of the uint8 RGB output, shave = scale"),
+        Protocol("lapsrn-gray-y", "y", True, False, 0, "rgb-double", True, True,
+                 "as lapsrn, but a grayscale image is its own Y; the re-evaluation of FSRCNN that MSTN's Table I "
+                 "copies at x2"),
     )
 }
 DEFAULT_PROTOCOL = "basicsr"
@@ -193,12 +207,12 @@ def measured_planes(sr: torch.Tensor, protocol: Protocol) -> torch.Tensor:
 def reference_planes(hr: torch.Tensor, protocol: Protocol) -> torch.Tensor:
     """The ground-truth planes of a uint8 ``[C, H, W]`` image (C = 1 for grayscale), 0..255 float64.
 
-    A grayscale image counts as RGB with equal channels (cv2/BasicSR loading), except under the
-    MATLAB protocol, whose scripts take a single-channel image as its own Y."""
+    A grayscale image counts as RGB with equal channels (cv2/BasicSR loading), except under protocols whose
+    scripts take a single-channel image as its own Y (``gray_is_y``: the MATLAB one)."""
     if hr.dtype != torch.uint8:
         raise TypeError(f"reference_planes takes a uint8 image, got {hr.dtype}")
     x = hr.double()
-    if protocol.lr == "y-double" and x.shape[-3] == 1:
+    if protocol.gray_is_y and x.shape[-3] == 1:
         return x
     if x.shape[-3] == 1:
         x = x.expand(3, *x.shape[-2:])

@@ -37,6 +37,10 @@ PAPER = Paper(
                  tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
         _released("srcnn", "SRCNN_x{scale}.mat"),
         _released("fsrcnn", "FSRCNN_x{scale}.mat"),
+        # MSTN's Table I prints a re-evaluation of FSRCNN at x2 (a grayscale image as its own Y, the rest as LapSRN's)
+        Evaluate(id="fsrcnn-x2-re-evaluated", models=("fsrcnn",), scales=(2,), protocol="lapsrn-gray-y",
+                 weights="{weights_dir}/zoo/FSRCNN_x{scale}.mat", weights_source=ZOO, fallback="",
+                 tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
         _released("vdsr", "VDSR_x2x3x4.mat", ci_sets=("Set5",)),  # 20 full-resolution convs: Set14 adds minutes
         # LapSRN: its authors' evaluation (LR of the double RGB, Y network + bicubic CbCr); no x3 release: the authors'
         # SR_LapSRN.m resizes the x4 model's output (x3_from=4)
@@ -46,9 +50,10 @@ PAPER = Paper(
         Evaluate(id="lapsrn-x3", models=("lapsrn",), scales=(3,), protocol="lapsrn",
                  weights="{weights_dir}/zoo/LapSRN_x4.mat", weights_source=ZOO, fallback="",
                  tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
-        # CARN x2: the older of the two releases of the authors' carn.pth x2 branch is the paper's model (its
-        # Set5 row matches; the newer scores above every printed CARN number); no x3/x4 release is available.
-        Evaluate(id="carn", models=("carn",), scales=(2,), weights="{weights_dir}/zoo/CARN_x2_old.pth",
+        # CARN x2: the newer of the two releases of the authors' carn.pth x2 branch under their evaluation (SelfExSR's
+        # rounded Y, as they say in their issue tracker) gives the printed Set14 and B100 rows; the older one
+        # matches Set5 alone, under basicsr. No x3/x4 release is available.
+        Evaluate(id="carn", models=("carn",), scales=(2,), protocol="selfexsr", weights="{weights_dir}/zoo/CARN_x2.pth",
                  weights_source=ZOO, fallback="", tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
         # LatticeNet's printed rows (copied by MSRA-SR's Table 1) are its x8 self-ensemble numbers: the releases
         # give them with it, 0.08-0.13 dB less without (Set5; Set14 x4). Eight passes per image: ci runs Set5.
