@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "the scale of the --weights checkpoint where it carries its spec, else 4)")
     p.add_argument("--weights", help="checkpoint: ours (carries its spec: the model is built from it) or the "
                    "authors' release")
-    p.add_argument("--protocol", default="basicsr", help="basicsr (default), matlab, div2k-rgb, liif-y")
+    p.add_argument("--protocol", default="basicsr", help="basicsr (default), matlab, div2k-rgb, liif-y, lapsrn")
     p.add_argument("--lr", default="auto", choices=["auto", "paired", "generated"],
                    help="LR images: the set's MATLAB-made files if present (auto), or our imresize")
     p.add_argument("--data-root", help="folder holding <Set>/HR (default: $BENCH_DATA_ROOT, else ./datasets)")

@@ -11,12 +11,15 @@ from torch import nn
 from tqdm import tqdm
 
 from bench import BenchError
-from bench.data.benchmarks import TestSet, make_lr
+from bench.data.benchmarks import TestSet, down_scale, make_lr
 from bench.data.imresize import imresize
-from bench.metrics import Protocol, reference_planes, score
+from bench.metrics import Protocol, reference_planes, rgb_to_ycbcr, score, ycbcr_to_rgb
 from bench.registry import ModelCard
 
-__all__ = ["evaluate", "resolve_device", "self_ensemble"]
+__all__ = ["evaluate", "model_input", "resolve_device", "runner", "self_ensemble", "y_with_bicubic_cbcr"]
+
+LR_SOURCES = {"y-double": "Y of HR, float64 imresize",
+              "rgb-double": "RGB of HR, float64 imresize (not quantised)"}  # "files": the test set's own
 
 
 def self_ensemble(model: nn.Module, lr: torch.Tensor) -> torch.Tensor:
@@ -43,9 +46,10 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def model_input(pair, scale: float, protocol: Protocol, card: ModelCard) -> tuple[torch.Tensor, torch.Tensor]:
-    """(LR input ``[1, C, h, w]`` in [0, 1], ground-truth planes on 0..255)."""
+    """(LR input ``[1, C, h, w]`` in [0, 1], ground-truth planes on 0..255), the LR made as ``protocol.lr`` says.
+    A float64 LR goes to a channel-agnostic model as it is (it runs in its input's or its weights' dtype)."""
     truth = reference_planes(pair.hr, protocol)
-    if protocol.degrade_y:
+    if protocol.lr == "y-double":
         if card.channels != "any":
             raise BenchError(
                 f"protocol {protocol.name!r} degrades the Y channel alone (MATLAB/VDSR era); model "
@@ -53,10 +57,37 @@ def model_input(pair, scale: float, protocol: Protocol, card: ModelCard) -> tupl
             )
         # The LR is bicubic of the (rounded) Y in double precision, nothing rounded in between.
         return imresize(truth[None] / 255, 1 / scale), truth
+    if protocol.lr == "rgb-double":
+        hr = pair.hr.double() / 255
+        if hr.shape[0] == 1 and protocol.gray_is_y:
+            if card.channels != "any":
+                raise BenchError(f"protocol {protocol.name!r} takes a grayscale image as its own Y, which model "
+                                 f"{card.name} (RGB) cannot take: use --protocol lapsrn")
+        else:
+            hr = hr.expand(3, *hr.shape[-2:])  # grayscale as equal RGB channels
+        lr = imresize(hr[None], down_scale(pair.hr, scale))  # nothing quantised
+        return (lr if card.channels == "any" else lr.float()), truth
     lr = pair.lr if pair.lr is not None else make_lr(pair.hr, scale)
     if lr.shape[0] == 1:
         lr = lr.expand(3, *lr.shape[-2:])  # grayscale goes in as equal RGB channels (cv2/BasicSR loading)
     return lr[None].float() / 255, truth
+
+
+def y_with_bicubic_cbcr(model: nn.Module, lr: torch.Tensor) -> torch.Tensor:
+    """A Y network on an RGB LR ``[N, 3, h, w]``, as LapSRN's ``SR_LapSRN.m`` runs it: the model gets the Y of the
+    LR (MATLAB ``rgb2ycbcr``), its output Y replaces the Y of the bicubic-upsampled YCbCr LR, back to RGB."""
+    ycbcr = rgb_to_ycbcr(lr)
+    y = model(ycbcr[:, :1])
+    h, w = lr.shape[-2:]
+    cbcr = imresize(ycbcr[:, 1:], (y.shape[-2] / h, y.shape[-1] / w))
+    return ycbcr_to_rgb(torch.cat([y.to(cbcr.dtype), cbcr], dim=1))
+
+
+def runner(model: nn.Module, card: ModelCard, protocol: Protocol):
+    """What maps the LR to the output under ``protocol``: the model, or the model on Y (``protocol.y_cbcr``)."""
+    if protocol.y_cbcr and card.channels == "any":  # a one-plane LR (a grayscale image taken as Y) goes in as it is
+        return lambda lr: model(lr) if lr.shape[1] == 1 else y_with_bicubic_cbcr(model, lr)
+    return model
 
 
 def evaluate(
@@ -73,6 +104,7 @@ def evaluate(
     device = torch.device(device)
     scale = test_set.scale
     model = model.to(device).eval()
+    run = runner(model, card, protocol)
     per_image = []
     start = time.perf_counter()
     bar = tqdm(test_set.pairs, desc=f"{card.name} {test_set.name} x{scale}", unit="img",
@@ -81,7 +113,7 @@ def evaluate(
         for pair in bar:
             lr, truth = model_input(pair, scale, protocol, card)
             lr = lr.to(device)
-            sr = (self_ensemble(model, lr) if ensemble else model(lr))[0]
+            sr = (self_ensemble(run, lr) if ensemble else run(lr))[0]
             if sr.shape[-2:] != truth.shape[-2:]:
                 raise BenchError(f"{card.name} returned {tuple(sr.shape[-2:])} for {pair.name}, "
                                  f"expected {tuple(truth.shape[-2:])}")
@@ -102,7 +134,7 @@ def evaluate(
         "psnr": None if any(math.isinf(p) for p in psnrs) else sum(psnrs) / len(psnrs),
         "ssim": sum(r["ssim"] for r in per_image) / len(per_image),
         "n_images": len(per_image),
-        "lr_source": "Y of HR, float64 imresize" if protocol.degrade_y else test_set.lr_source,
+        "lr_source": LR_SOURCES.get(protocol.lr, test_set.lr_source),
         "data_location": test_set.location,
         "note": test_set.note,
         "device": str(device),

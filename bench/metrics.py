@@ -10,6 +10,18 @@ differs in four choices (see ``../shared/specs/conventions.md`` section 1):
   double precision, and only the Y channel goes through the model. Y of the output rounded.
 * ``div2k-rgb``: LIIF/EDSR validation on DIV2K: RGB, no rounding of SR, shave = scale + 6.
 * ``liif-y``: LIIF/MSIT benchmark tables: Y without rounding of SR, shave = scale.
+* ``selfexsr``: Huang et al.'s SelfExSR evaluation code (``quant_eval``, CVPR 2015), which CARN's authors used
+  (their answers in nmhkahn/CARN-pytorch issues #30 and #46): the set's uint8 RGB LR goes in; Y rounded (MATLAB
+  ``rgb2ycbcr`` of the uint8 output and of the HR), shave = scale.
+* ``lapsrn-gray-y``: as ``lapsrn``, but a grayscale image is its own Y (its one plane is the model's input and the
+  ground truth): the re-evaluation of FSRCNN whose x2 row MSTN's Table I prints (Set14's grayscale ``bridge`` is
+  what tells the two apart).
+* ``lapsrn``: LapSRN's MATLAB test code (CVPR 2017, ``evaluate_LapSRN_dataset.m``/``SR_LapSRN.m``): the LR is
+  bicubic of the double RGB HR, not quantised; a Y network sees the LR's Y and its output Y is joined with the
+  bicubic-upsampled CbCr of the LR, back to RGB. Measured as ``basicsr`` (float Y of the uint8 RGB output).
+
+Besides what is measured, a protocol says how the LR is made (``lr``) and how a channel-agnostic (Y)
+network's output becomes an image (``y_cbcr``): see ``bench.evaluate.model_input``.
 
 All arithmetic is float64, on any device; SSIM is Wang et al.'s reference (11x11 Gaussian,
 sigma 1.5, K1 = 0.01, K2 = 0.03, L = 255, 'valid' filtering, mean over the map and channels).
@@ -26,10 +38,15 @@ import torch
 from bench import BenchError
 
 __all__ = [
-    "Protocol", "PROTOCOLS", "get_protocol", "rgb_to_y", "psnr", "ssim", "measured_planes", "reference_planes", "score",
+    "Protocol", "PROTOCOLS", "get_protocol", "rgb_to_y", "rgb_to_ycbcr", "ycbcr_to_rgb", "psnr", "ssim",
+    "measured_planes", "reference_planes", "score",
 ]
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
+# MATLAB rgb2ycbcr: [Y; Cb; Cr] = (offset + T * [R; G; B]) / 255 for RGB in [0, 1]
+_YCBCR_T = ((65.481, 128.553, 24.966), (-37.797, -74.203, 112.0), (112.0, -93.786, -18.214))
+_YCBCR_OFFSET = (16.0, 128.0, 128.0)
+LR_SOURCES = ("files", "y-double", "rgb-double")
 
 
 @dataclass(frozen=True)
@@ -39,8 +56,19 @@ class Protocol:
     quantize_sr: bool  # round the clamped output to 8-bit levels before measuring
     round_y: bool  # round Y to 8-bit levels (MATLAB rgb2ycbcr on uint8 input)
     extra_shave: int  # border shaved = scale + extra_shave
-    degrade_y: bool  # LR made from the rounded Y of the HR in float64; the model sees Y only
+    # How the LR is made: "files" (the set's LR_bicubic files, else our uint8 imresize), "y-double" (bicubic of
+    # the rounded Y of the HR in float64; the model sees Y only), "rgb-double" (bicubic of the RGB HR in float64,
+    # not quantised).
+    lr: str
+    y_cbcr: bool  # a channel-agnostic (Y) network sees the LR's Y; its Y + the LR's bicubic CbCr -> RGB output
+    # A grayscale image is its own Y (MATLAB scripts that convert only when size(im, 3) > 1), else it is RGB with
+    # equal channels (cv2/BasicSR loading) and its Y is rgb2ycbcr's.
+    gray_is_y: bool
     description: str
+
+    def __post_init__(self) -> None:
+        if self.lr not in LR_SOURCES:
+            raise ValueError(f"protocol {self.name}: lr must be one of {LR_SOURCES}, got {self.lr!r}")
 
     def shave(self, scale: float) -> int:
         return math.ceil(scale) + self.extra_shave
@@ -52,14 +80,22 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
-        Protocol("basicsr", "y", True, False, 0, False,
+        Protocol("basicsr", "y", True, False, 0, "files", False, False,
                  "Y (float, unrounded) of the uint8-rounded output, shave = scale (BasicSR/SwinIR)"),
-        Protocol("matlab", "y", True, True, 0, True,
+        Protocol("matlab", "y", True, True, 0, "y-double", False, True,
                  "VDSR-era MATLAB: rounded Y, bicubic on Y in double, shave = scale"),
-        Protocol("div2k-rgb", "rgb", False, False, 6, False,
+        Protocol("div2k-rgb", "rgb", False, False, 6, "files", False, False,
                  "RGB of the clamped output, shave = scale + 6 (LIIF/EDSR DIV2K validation)"),
-        Protocol("liif-y", "y", False, False, 0, False,
+        Protocol("liif-y", "y", False, False, 0, "files", False, False,
                  "Y of the clamped, unrounded output, shave = scale (LIIF/MSIT benchmarks)"),
+        Protocol("selfexsr", "y", True, True, 0, "files", False, False,
+                 "SelfExSR's quant_eval: rounded Y of the uint8 output and HR, the set's LR, shave = scale (CARN)"),
+        Protocol("lapsrn", "y", True, False, 0, "rgb-double", True, False,
+                 "LapSRN's MATLAB test: LR bicubic of the double RGB (unquantised), a Y network's Y joined with "
+                 "bicubic CbCr; Y (float) of the uint8 RGB output, shave = scale"),
+        Protocol("lapsrn-gray-y", "y", True, False, 0, "rgb-double", True, True,
+                 "as lapsrn, but a grayscale image is its own Y; the re-evaluation of FSRCNN that MSTN's Table I "
+                 "copies at x2"),
     )
 }
 DEFAULT_PROTOCOL = "basicsr"
@@ -83,6 +119,27 @@ def rgb_to_y(rgb: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"rgb_to_y needs 3 channels in dim -3, got shape {tuple(rgb.shape)}")
     weights = torch.tensor(_Y_WEIGHTS, dtype=torch.float64, device=rgb.device).view(3, 1, 1)
     return 16.0 + (rgb.double() * weights).sum(dim=-3, keepdim=True)
+
+
+def _ycbcr_matrix(x: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(_YCBCR_T, dtype=torch.float64, device=x.device)
+
+
+def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
+    """MATLAB ``rgb2ycbcr`` of double ``[..., 3, H, W]`` RGB in [0, 1]: YCbCr on [0, 1] (Y in [16, 235] / 255)."""
+    if rgb.shape[-3] != 3:
+        raise ValueError(f"rgb_to_ycbcr needs 3 channels in dim -3, got shape {tuple(rgb.shape)}")
+    offset = torch.tensor(_YCBCR_OFFSET, dtype=torch.float64, device=rgb.device).view(3, 1, 1)
+    return (offset + torch.einsum("ij,...jhw->...ihw", _ycbcr_matrix(rgb), rgb.double())) / 255
+
+
+def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
+    """MATLAB ``ycbcr2rgb`` of double ``[..., 3, H, W]`` YCbCr on [0, 1]: RGB (unclipped), float64."""
+    if ycbcr.shape[-3] != 3:
+        raise ValueError(f"ycbcr_to_rgb needs 3 channels in dim -3, got shape {tuple(ycbcr.shape)}")
+    offset = torch.tensor(_YCBCR_OFFSET, dtype=torch.float64, device=ycbcr.device).view(3, 1, 1)
+    inverse = torch.linalg.inv(_ycbcr_matrix(ycbcr))
+    return torch.einsum("ij,...jhw->...ihw", inverse, ycbcr.double() * 255 - offset)
 
 
 def _gaussian_window(device: torch.device) -> torch.Tensor:
@@ -136,7 +193,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor, shave: int = 0, peak: float = 255.0) 
 def measured_planes(sr: torch.Tensor, protocol: Protocol) -> torch.Tensor:
     """The planes a protocol measures, on 0..255 float64, from a ``[C, H, W]`` output in [0, 1].
 
-    ``C`` is 3 (RGB) or, under ``degrade_y`` protocols, 1 (already Y on [0, 1])."""
+    ``C`` is 3 (RGB) or, under protocols whose LR is ``y-double``, 1 (already Y on [0, 1])."""
     x = sr.double().clamp(0, 1) * 255
     if protocol.quantize_sr:
         # MATLAB's uint8() under the MATLAB protocol, numpy's half-to-even otherwise (BasicSR).
@@ -150,12 +207,12 @@ def measured_planes(sr: torch.Tensor, protocol: Protocol) -> torch.Tensor:
 def reference_planes(hr: torch.Tensor, protocol: Protocol) -> torch.Tensor:
     """The ground-truth planes of a uint8 ``[C, H, W]`` image (C = 1 for grayscale), 0..255 float64.
 
-    A grayscale image counts as RGB with equal channels (cv2/BasicSR loading), except under the
-    MATLAB protocol, whose scripts take a single-channel image as its own Y."""
+    A grayscale image counts as RGB with equal channels (cv2/BasicSR loading), except under protocols whose
+    scripts take a single-channel image as its own Y (``gray_is_y``: the MATLAB one)."""
     if hr.dtype != torch.uint8:
         raise TypeError(f"reference_planes takes a uint8 image, got {hr.dtype}")
     x = hr.double()
-    if protocol.degrade_y and x.shape[-3] == 1:
+    if protocol.gray_is_y and x.shape[-3] == 1:
         return x
     if x.shape[-3] == 1:
         x = x.expand(3, *x.shape[-2:])

@@ -98,6 +98,7 @@ class Evaluate(Step):
     weights_source: str = ""  # where a user gets that file (said when it is absent)
     against: str = ""
     fallback: str = "samples"  # the set used when none of ``sets`` is present; "": then nothing
+    ensemble: bool = False  # x8 geometric self-ensemble (the papers' "+" rows), the reference's too
 
 
 @dataclass(frozen=True, kw_only=True)

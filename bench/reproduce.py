@@ -77,8 +77,10 @@ def weights_budget(path: str | None) -> dict[str, Any]:
 
 def evaluate_models(name: str, scale: float, datasets: list[str], protocol: str = "basicsr",
                     weights: str | None = None, data_root=None, device: str = "auto",
-                    results_dir=None) -> list[dict[str, Any]]:
-    """Evaluate one registered model (a variant by its name) on each of ``datasets``; store and return."""
+                    results_dir=None, ensemble: bool = False) -> list[dict[str, Any]]:
+    """Evaluate one registered model (a variant by its name) on each of ``datasets``; store and return.
+    ``ensemble``: x8 geometric self-ensemble; the records say so (``self_ensemble``), which pairs them with
+    the reported rows tagged ``self-ensemble``."""
     from bench.checkpoints import load_weights
     from bench.data.benchmarks import load_test_set
     from bench.evaluate import evaluate, resolve_device
@@ -92,11 +94,11 @@ def evaluate_models(name: str, scale: float, datasets: list[str], protocol: str 
     stored = []
     for dataset in datasets:
         result = evaluate(model, card, load_test_set(dataset, scale, data_root), get_protocol(protocol),
-                          resolve_device(device), progress=True)
+                          resolve_device(device), progress=True, ensemble=ensemble)
         result.update(weights=weights or "none (parameter-free)", budget=spent)
         results.append(result, "evaluate", results_dir)
-        print(f"{name} x{scale} {dataset} ({protocol}): PSNR {result['psnr']:.3f} dB, SSIM {result['ssim']:.4f}"
-              f" [{spent['tier']}]", file=sys.stderr)
+        print(f"{name}{' (x8 self-ensemble)' if ensemble else ''} x{scale} {dataset} ({protocol}): "
+              f"PSNR {result['psnr']:.3f} dB, SSIM {result['ssim']:.4f} [{spent['tier']}]", file=sys.stderr)
         stored.append(result)
     return stored
 
@@ -217,11 +219,13 @@ def run_evaluate(step: Evaluate, ctx: Context) -> list[dict[str, Any]]:
         if weights == "":
             ctx.skip(f"{step.id} x{scale}", why)
             continue
-        reference = (evaluate_models(step.against, scale, present, step.protocol, None, ctx.data_root, ctx.device)
-                     if step.against else [])  # once per scale, whatever the number of models compared with it
+        # once per scale, whatever the number of models compared with it
+        reference = (evaluate_models(step.against, scale, present, step.protocol, None, ctx.data_root, ctx.device,
+                                     ensemble=step.ensemble) if step.against else [])
         stored += reference
         for name in step.models:
-            evaluated = evaluate_models(name, scale, present, step.protocol, weights, ctx.data_root, ctx.device)
+            evaluated = evaluate_models(name, scale, present, step.protocol, weights, ctx.data_root, ctx.device,
+                                        ensemble=step.ensemble)
             stored += evaluated
             if step.against:
                 stored += [_compare(ours, ref) for ours, ref in zip(evaluated, reference, strict=True)]

@@ -188,6 +188,8 @@ REDUCED: dict[str, Callable[[nn.Module, float], nn.Module]] = {
     "fsrcnn": lambda full, s: registry.make("fsrcnn", scale=s, d=8, s=4, m=2),
     "imdn": lambda full, s: IMDN(s, nf=16, num_blocks=2),
     "lapar-a": lambda full, s: registry.make("lapar-a", scale=s, nf=8, blocks=1, n_weight=8),
+    "lapsrn": lambda full, s: registry.make("lapsrn", scale=s, depth=2, features=8),
+    "latticenet": lambda full, s: registry.make("latticenet", scale=s, channels=16, diff=4, reduction=4, blocks=2),
     "liif-edsr-baseline": lambda full, s: _liif(full, _edsr(no_upsampling=True, mean_shift=False), s),
     "liif-rdn": lambda full, s: _liif(full, _rdn(no_upsampling=True), s),
     "lte-edsr-baseline": lambda full, s: _lte(full, _edsr(no_upsampling=True, mean_shift=False), s),

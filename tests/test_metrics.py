@@ -51,13 +51,13 @@ def expected(hr, sr, protocol, scale):
     """Each protocol spelled out in numpy, without touching bench.metrics."""
     h = hr.permute(1, 2, 0).numpy().astype(np.float64) / 255
     s = np.clip(sr.permute(1, 2, 0).numpy(), 0, 1)
-    if protocol in ("basicsr", "matlab"):
-        s = np.round(s * 255) / 255 if protocol == "basicsr" else np.floor(s * 255 + 0.5) / 255
+    if protocol in ("basicsr", "matlab", "lapsrn", "lapsrn-gray-y", "selfexsr"):  # lapsrn*: only their LR differs
+        s = np.floor(s * 255 + 0.5) / 255 if protocol in ("matlab", "selfexsr") else np.round(s * 255) / 255
     if protocol == "div2k-rgb":
         a, b, border = s * 255, h * 255, scale + 6
     else:
         a, b, border = ref_y(s), ref_y(h), scale
-        if protocol == "matlab":
+        if protocol in ("matlab", "selfexsr"):
             a, b = np.floor(a + 0.5), np.floor(b + 0.5)
     a, b = a[border:-border, border:-border], b[border:-border, border:-border]
     return ref_psnr(a, b), ref_ssim(a, b)

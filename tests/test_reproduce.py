@@ -1,6 +1,8 @@
 """The runner: the local smoke budget never validates on its training images; a paper without a
 reproduction is a clear error; skipped steps are said and kept."""
 
+from dataclasses import replace
+
 from bench import registry
 from bench.__main__ import main as cli
 from bench.paper import Context
@@ -53,3 +55,31 @@ def test_one_paper_failing_does_not_stop_the_others(monkeypatch, capsys):
     assert [p["paper"] for p in summary["papers"]] == ["a", "b"]
     assert summary["papers"][0]["error"] == "a step that cannot run" and "p" in summary["papers"][1]["steps"]
     assert "error: a: a step that cannot run" in err
+
+
+def test_an_ensemble_evaluate_step_runs_the_self_ensemble_and_says_so(tmp_path, monkeypatch):
+    """``Evaluate(ensemble=True)`` (the papers' "+" rows) reaches bench.evaluate's x8 self-ensemble, for the
+    models and the reference alike, and the stored records carry ``self_ensemble``, the flag that pairs them
+    with reported rows tagged ``self-ensemble``."""
+    from bench import evaluate, results
+    from bench.measurements import flatten
+    from bench.paper import Evaluate
+    from bench.reproduce import run_evaluate
+
+    calls = []
+    original = evaluate.self_ensemble
+
+    def counted(model, lr):
+        calls.append(lr.shape)
+        return original(model, lr)
+
+    monkeypatch.setattr(evaluate, "self_ensemble", counted)
+    step = Evaluate(id="e", models=("bicubic",), scales=(2,), against="bicubic", ensemble=True)
+    stored = run_evaluate(step, Context("p", "ci", data_root=tmp_path))  # no sets there: the embedded samples
+    evaluations = [r for r in stored if "reference" not in r]
+    assert len(evaluations) == 2 and all(r["self_ensemble"] for r in evaluations)
+    assert len(calls) == sum(r["n_images"] for r in evaluations)  # one ensemble per image, none skipped
+    keys = [m.key for r in results.load_records(kind="evaluate") for m in flatten(r)]
+    assert len(keys) == 4 and all(key.self_ensemble for key in keys)  # PSNR and SSIM of each
+    plain = run_evaluate(replace(step, ensemble=False, against=""), Context("p", "ci", data_root=tmp_path))
+    assert not plain[0]["self_ensemble"] and len(calls) == sum(r["n_images"] for r in evaluations)

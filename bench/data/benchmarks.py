@@ -201,12 +201,16 @@ def load_test_set(name: str, scale: float, data_root=None, lr: str = "auto") -> 
     return _load_folder(canonical, scale, data_root, lr)
 
 
-def make_lr(hr: torch.Tensor, scale: float) -> torch.Tensor:
-    """MATLAB ``imresize(hr, 1/scale, 'bicubic')`` of a uint8 image, as uint8 (8-bit passes). A non-integer
-    scale resizes the ``mod_crop``-ped HR to ``round(H / s)`` x ``round(W / s)``, MATLAB's ``imresize(hr, [h w])``."""
+def down_scale(hr: torch.Tensor, scale: float) -> float | tuple[float, float]:
+    """The ``imresize`` scale that makes the LR of a ``mod_crop``-ped HR: ``1 / scale`` at whole scales, else
+    ``round(H / s)`` x ``round(W / s)`` as a (rows, columns) pair, MATLAB's ``imresize(hr, [h w])``."""
     if isinstance(scale, int):
-        lr = imresize(hr.float() / 255, 1 / scale, uint8_passes=True)
-    else:
-        h, w = hr.shape[-2:]
-        lr = imresize(hr.float() / 255, (round(h / scale) / h, round(w / scale) / w), uint8_passes=True)
+        return 1 / scale
+    h, w = hr.shape[-2:]
+    return round(h / scale) / h, round(w / scale) / w
+
+
+def make_lr(hr: torch.Tensor, scale: float) -> torch.Tensor:
+    """MATLAB ``imresize(hr, 1/scale, 'bicubic')`` of a uint8 image, as uint8 (8-bit passes); see ``down_scale``."""
+    lr = imresize(hr.float() / 255, down_scale(hr, scale), uint8_passes=True)
     return torch.round(lr * 255).to(torch.uint8)

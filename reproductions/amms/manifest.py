@@ -53,5 +53,9 @@ PAPER = Paper(
         ("amms", "vdsr", "", "4", "ssim"): "this row's B100 SSIM is printed '7251' (the leading '0.' lost: 0.7251); "
                                            "kept as printed",
         **{("amms", "lapsrn", "", str(s), m): _LAPSRN for s in (2, 3, 4) for m in ("psnr", "ssim")},
+        ("amms", "lapsrn", "", "3", "psnr", "Set14"): (
+            "29.79 is not LapSRN's own 29.87 (its release: 29.883 under --protocol lapsrn); under the matlab protocol "
+            "the release gives 29.774/0.8314, near the printed 29.79/0.8320: this cell seems copied from a VDSR-style "
+            "re-evaluation (python -m bench evaluate lapsrn --scale 3 --dataset Set14 --protocol matlab)"),
     },
 )

@@ -8,6 +8,8 @@ from reproductions.baselines import (  # noqa: F401
     edsr,
     imdn,
     lapar,
+    lapsrn,
+    latticenet,
     liif,
     lte,
     metasr,

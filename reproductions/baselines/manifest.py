@@ -2,9 +2,11 @@
 
 Bicubic under the MATLAB-era protocol on every benchmark set present, x2/x3/x4 (the bicubic rows that
 AMMS's Table 2 and many others print); the authors' public IMDN checkpoints, and SRCNN's, FSRCNN's and VDSR's
-MATLAB releases (run as their authors' test code runs them, on Y), and CARN's x2 release, on every set
-present; params and Mult-Adds of the baselines the papers compare sizes with, at each paper's HR size; and
-the SwinIR-light x2 training (the training engine's must-show), evaluated on Set5 and Set14.
+MATLAB releases (run as their authors' test code runs them, on Y), LapSRN's MatConvNet releases under its
+authors' evaluation, CARN's x2 release, and LatticeNet's x2/x3/x4 releases with the x8 self-ensemble (as its
+published rows are), on every set present; params and Mult-Adds of the baselines the papers compare sizes
+with, at each paper's HR size; and the SwinIR-light x2 training (the training engine's must-show), evaluated
+on Set5 and Set14.
 """
 
 from pathlib import Path
@@ -35,17 +37,37 @@ PAPER = Paper(
                  tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
         _released("srcnn", "SRCNN_x{scale}.mat"),
         _released("fsrcnn", "FSRCNN_x{scale}.mat"),
+        # MSTN's Table I prints a re-evaluation of FSRCNN at x2 (a grayscale image as its own Y, the rest as LapSRN's)
+        Evaluate(id="fsrcnn-x2-re-evaluated", models=("fsrcnn",), scales=(2,), protocol="lapsrn-gray-y",
+                 weights="{weights_dir}/zoo/FSRCNN_x{scale}.mat", weights_source=ZOO, fallback="",
+                 tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
         _released("vdsr", "VDSR_x2x3x4.mat", ci_sets=("Set5",)),  # 20 full-resolution convs: Set14 adds minutes
-        # CARN x2: the older of the two releases of the authors' carn.pth x2 branch is the paper's model (its
-        # Set5 row matches; the newer scores above every printed CARN number); no x3/x4 release is available.
-        Evaluate(id="carn", models=("carn",), scales=(2,), weights="{weights_dir}/zoo/CARN_x2_old.pth",
+        # LapSRN: its authors' evaluation (LR of the double RGB, Y network + bicubic CbCr); no x3 release: the authors'
+        # SR_LapSRN.m resizes the x4 model's output (x3_from=4)
+        Evaluate(id="lapsrn", models=("lapsrn",), scales=(2, 4), protocol="lapsrn",
+                 weights="{weights_dir}/zoo/LapSRN_x{scale}.mat", weights_source=ZOO, fallback="",
+                 tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
+        Evaluate(id="lapsrn-x3", models=("lapsrn",), scales=(3,), protocol="lapsrn",
+                 weights="{weights_dir}/zoo/LapSRN_x4.mat", weights_source=ZOO, fallback="",
+                 tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
+        # CARN x2: the newer of the two releases of the authors' carn.pth x2 branch under their evaluation (SelfExSR's
+        # rounded Y, as they say in their issue tracker) gives the printed Set14 and B100 rows; the older one
+        # matches Set5 alone, under basicsr. No x3/x4 release is available.
+        Evaluate(id="carn", models=("carn",), scales=(2,), protocol="selfexsr", weights="{weights_dir}/zoo/CARN_x2.pth",
                  weights_source=ZOO, fallback="", tiers={"ci": {"sets": ("Set5", "Set14")}, "smoke": {}, "paper": {}}),
-        # IMDN's and CARN's own 720p rule (MSRA-SR's Table 1 copies their counts); MSRA-SR's Tables 1 and 3 at
-        # 1024x720 with SwinIR's padded LR (RCAN too, at MSRA-SR's window 16: 832G; 734G at the true LR);
+        # LatticeNet's printed rows (copied by MSRA-SR's Table 1) are its x8 self-ensemble numbers: the releases
+        # give them with it, 0.08-0.13 dB less without (Set5; Set14 x4). Eight passes per image: ci runs Set5.
+        Evaluate(id="latticenet", models=("latticenet",), scales=(2, 3, 4), ensemble=True,
+                 weights="{weights_dir}/zoo/LatticeNet_x{scale}.pt", weights_source=ZOO, fallback="",
+                 tiers={"ci": {"sets": ("Set5",)}, "smoke": {}, "paper": {}}),
+        # IMDN's, CARN's and LatticeNet's own 720p rule (MSRA-SR's Table 1 copies their counts); MSRA-SR's
+        # Tables 1 and 3 at 1024x720 with SwinIR's padded LR (RCAN too, at MSRA-SR's window 16: 832G; 734G at
+        # the true LR);
         # MSIT's Table I and MSTN's Table II print params only (EDSR-baseline, RDN and the arbitrary-scale
         # decoders on them; EDSR, MSRN, SRMDNF at x2), which no HR size changes.
         Sizes(id="sizes-720p", rows=(("imdn", 2), ("imdn", 3), ("imdn", 4), ("carn.multi-scale", 2),
-                                     ("carn.multi-scale", 3), ("carn.multi-scale", 4)), hr=(1280, 720),
+                                     ("carn.multi-scale", 3), ("carn.multi-scale", 4), ("latticenet", 2),
+                                     ("latticenet", 3), ("latticenet", 4)), hr=(1280, 720),
               tiers=EVERY_TIER_SMALL),
         Sizes(id="sizes-swinir", rows=(("swinir-light", 2), ("swinir-light", 3), ("swinir-light", 4),
                                        ("swinir-classical", 4)), lr_pad="swinir", tiers=EVERY_TIER_SMALL),

@@ -77,6 +77,12 @@ PAPER = Paper(
         ("msra", "msra-light", "wo-shared-attn", "2", "params"): (
             "the paper's +146K needs ~12K per layer that stops sharing (q/k plus ~5 heads of position bias); "
             "here each adds its q/k (7.3K): +102K [spec msra_v2.md \u00a74]"),
+        ("msra", "carn", "", "2", "psnr", "Set5"): (
+            "the release that gives CARN's Set14, B100 and Urban100 rows under its authors' evaluation "
+            "(selfexsr) gives 37.795 here, 0.035 dB above the printed 37.76 (SSIM 0.9589 vs 0.9590 matches); "
+            "the older release gives 37.758 under basicsr but misses the three other sets by 0.03-0.28 dB: no "
+            "release and evaluation gives all four, and which copy of Set5 CARN's authors used is not known "
+            "[tests/test_carn.py]"),
         ("msra", "lapar-a", "", "3", "params"): (
             "a misprint of 594K carried from LAPAR's table (SwinIR's Table 3 prints it too): x3 differs from x2 only "
             "by a larger upsampler (+46,400), yet 544K is below x2's 548K; the authors' x3 config has 594,266 "

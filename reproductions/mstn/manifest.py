@@ -34,6 +34,16 @@ PAPER = Paper(
         ("mstn", "mstn", "", "2", "ssim", "Set5"): (
             "Table I prints 0.9610 and Table II 0.9611 for the same model, set and scale; one "
             "measurement can match at most one of them (treat +-0.0001 as a tie) [spec \u00a71.6 #7]"),
+        ("mstn", "lapsrn", "", "2", "psnr", "B100"): (
+            "printed 31.08, a digit transposition of LapSRN's own 31.80 (widely copied); LapSRN's release under its "
+            "authors' evaluation (--protocol lapsrn) gives LapSRN's own row elsewhere [tests/test_lapsrn.py]"),
+        ("mstn", "lapsrn", "", "4", "ssim", "Set5"): (
+            "0.8811 is not LapSRN's: its release gives 31.539/0.8865 under its authors' evaluation and 0.8856 under "
+            "matlab (AMMS-Net prints 0.8855) [tests/test_lapsrn.py::test_set5_x4_ssim_of_mstn_is_not_lapsrns]"),
+        ("mstn", "lapsrn", "", "4", "psnr", "Set14"): (
+            "28.09 is not LapSRN's own 28.19 (its release: 28.187 under --protocol lapsrn); under the matlab protocol "
+            "the release gives 28.081/0.7687, near the printed 28.09/0.7694: this cell seems copied from a VDSR-style "
+            "re-evaluation (python -m bench evaluate lapsrn --scale 4 --dataset Set14 --protocol matlab)"),
         ("mstn", "msrn", "", "2", "params"): (
             "the authors' code (MIVRC/MSRN-PyTorch) has 5,930,307 at x2; the printed 5.89M is exactly one 64->64 "
             "3x3 conv (36,928) fewer, the size of the tail's 3x3 conv and of the 576->64 bottleneck alike, so "
