@@ -271,10 +271,14 @@ def _forget_after(run_dir: Path, step: int, latest: Path | None) -> None:
     one row, and so do half-written files and checkpoints the pointer never reached (after ``step``)."""
     metrics = run_dir / "metrics.csv"
     if metrics.is_file():
-        with metrics.open(newline="") as handle:
-            rows = list(csv.reader(handle))
-        kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) <= step]
-        if len(kept) != len(rows):
+        text = metrics.read_text()
+        lines = text.splitlines()
+        if lines and not text.endswith("\n"):
+            lines = lines[:-1]  # the kill cut the last row short: what was appended next would join it
+        rows = list(csv.reader(lines))
+        kept = rows[:1] + [row for row in rows[1:] if len(row) == len(rows[0]) and row[0].isdigit()
+                           and int(row[0]) <= step]
+        if len(kept) != len(rows) or not text.endswith("\n"):
             def write(path: Path) -> None:
                 with path.open("w", newline="") as handle:
                     csv.writer(handle).writerows(kept)

@@ -293,3 +293,14 @@ def test_checkpoints_are_written_at_validated_steps_that_beat_the_best(tmp_path)
     config = dataclasses.replace(CONFIG, ema_decay=0.0, checkpoint_every=100, val_every=3, keep_last=1)
     train(SPEC, config, tmp_path, progress=False, stop_after=3)
     assert json.loads((tmp_path / "checkpoints" / "latest.json").read_text())["best"]["step"] == 3
+
+
+@pytest.mark.parametrize("tail", ["7,0.1", "7,0.12,0.001,5.0,", "7"])
+def test_a_metrics_row_cut_short_by_a_kill_is_dropped_on_resume(tmp_path, tail):
+    stopped = train(SPEC, CONFIG, tmp_path, progress=False, stop_after=3)
+    assert not stopped["finished"]
+    with (tmp_path / "metrics.csv").open("a") as handle:
+        handle.write(tail)  # no newline: the kill came mid-row
+    train(SPEC, CONFIG, tmp_path, progress=False)
+    assert [int(row.split(",")[0]) for row in (tmp_path / "metrics.csv").read_text().splitlines()[1:]] == \
+        list(range(1, CONFIG.iterations + 1))
