@@ -9,6 +9,7 @@ matplotlib is not installed.
 from __future__ import annotations
 
 import csv
+import functools
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,21 @@ if TYPE_CHECKING:
 __all__ = ["learning_curve", "figures"]
 
 
+def _plain_text(function):
+    """Run ``function`` with matplotlib's mathtext off: the labels are data (model names, budgets, run folders),
+    and a ``$`` in one must be drawn as a dollar sign, not parsed as TeX (an unbalanced one raised at save)."""
+    @functools.wraps(function)
+    def plain(*args, **kwargs):
+        try:
+            import matplotlib
+        except ImportError:
+            return function(*args, **kwargs)
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return function(*args, **kwargs)
+    return plain
+
+
+@_plain_text
 def learning_curve(metrics_csv: Path, title: str, png: Path) -> bool:
     """Training loss (raw and running mean) and validation PSNR of a run's metrics.csv; False without
     matplotlib or data."""
@@ -58,6 +74,7 @@ def learning_curve(metrics_csv: Path, title: str, png: Path) -> bool:
     return True
 
 
+@_plain_text
 def figures(paper: str, cells: list[Cell], extra: dict[str, list], out: Path) -> tuple[list[dict[str, str]], str]:
     """matplotlib figures for one paper; returns ([{file, caption}], note)."""
     try:
