@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import sys
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,12 +50,17 @@ def learning_curve(metrics_csv: Path, title: str, png: Path) -> bool:
         return False
     if not metrics_csv.is_file():
         return False
-    with metrics_csv.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with metrics_csv.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        steps = [int(r["step"]) for r in rows]
+        losses = [float(r["loss"]) for r in rows]
+        val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r.get("val_psnr")]
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as err:
+        print(f"warning: no learning curve from {metrics_csv}: {err!r}", file=sys.stderr)
+        return False
     if not rows:
         return False
-    steps = [int(r["step"]) for r in rows]
-    losses = [float(r["loss"]) for r in rows]
     window = max(1, len(losses) // 50)
     smooth = [sum(losses[max(0, i - window + 1): i + 1]) / (i + 1 - max(0, i - window + 1)) for i in range(len(losses))]
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -62,7 +68,6 @@ def learning_curve(metrics_csv: Path, title: str, png: Path) -> bool:
     ax.plot(steps, smooth, color="tab:blue", label=f"loss, mean of {window}")
     ax.set_xlabel("iteration")
     ax.set_ylabel("training loss")
-    val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r.get("val_psnr")]
     if val:
         twin = ax.twinx()
         twin.plot([s for s, _ in val], [p for _, p in val], "o-", color="tab:red", label="validation PSNR")

@@ -200,6 +200,17 @@ def test_a_dollar_in_a_learning_curve_title_is_drawn(tmp_path):
     assert (tmp_path / "curve.png").stat().st_size > 0
 
 
+@pytest.mark.parametrize("text", [b"step,loss\n1,high\n", b"\xff\xfe\n", b"a,b\n1,2\n"],
+                         ids=["text-loss", "not-utf8", "other-columns"])
+def test_a_damaged_metrics_csv_draws_no_curve_and_says_so(tmp_path, capsys, text):
+    from bench.figures import learning_curve
+
+    pytest.importorskip("matplotlib")
+    (tmp_path / "metrics.csv").write_bytes(text)
+    assert not learning_curve(tmp_path / "metrics.csv", "run", tmp_path / "curve.png")
+    assert "warning: no learning curve from" in capsys.readouterr().err
+
+
 def test_a_dollar_in_a_run_label_does_not_break_the_html_report(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     run = tmp_path / "run $x^$"
@@ -273,3 +284,32 @@ def test_values_the_property_relies_on():
     assert results.record_problem({"kind": "evaluate", "psnr": math.nan}) is None
     assert results.record_problem({"kind": "evaluate", "psnr": True}) is not None
     assert results.record_problem({"kind": "evaluate", "psnr": 10 ** 400}) is not None
+
+
+EXTRA_FIELDS = ("variant", "scale", "steps", "it_per_s", "val_set", "val_psnr", "budget", "run_dir", "before_ms",
+                "after_ms", "max_abs_diff", "lr_size", "device", "provenance", "psnr", "reference_psnr", "margin",
+                "dataset", "protocol", "reference", "beats")
+extra_like = st.builds(
+    lambda kind, fields: {"kind": kind, "model": "imdn", **fields},
+    st.sampled_from(["time", "train", "compare"]),
+    st.dictionaries(st.sampled_from(EXTRA_FIELDS), json_values | st.floats(0, 100) | st.just(""), max_size=14),
+)
+
+
+@settings(max_examples=int(os.environ.get("BENCH_PROPERTY_EXAMPLES", "10")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(extra_like.map(lambda v: json.dumps(v).encode()), min_size=1, max_size=3))
+def test_any_timing_training_or_comparison_record_renders_or_is_left_out(files):
+    """The HTML page's extra sections (timings, training runs, comparisons) read more fields than the tables:
+    a record without them is left out with a warning, never a traceback."""
+    pytest.importorskip("jinja2")
+    with tempfile.TemporaryDirectory() as folder:
+        store = Path(folder) / "store"
+        store.mkdir()
+        for index, data in enumerate(files):
+            (store / f"r{index}.json").write_bytes(data)
+        err, stdout = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(stdout):
+            status = report.main(["--html", "--out", str(Path(folder) / "out"), "--results-dir", str(store)])
+        assert "Traceback" not in err.getvalue()
+        assert status == 0 or (status == 2 and one_error_line(err.getvalue()))
