@@ -457,3 +457,14 @@ def test_a_malformed_manifest_is_one_error_line(toy_set, tmp_path, capsys, text)
 def test_data_download_or_verify_without_a_name_is_one_error_line(tmp_path, capsys, action):
     line = cli_error(capsys, ["data", action, "--data-root", str(tmp_path)])
     assert "needs a dataset name" in line
+
+
+def test_a_killed_downloads_staging_folder_is_cleared_by_the_next(server, tmp_path):
+    base, handler = server
+    payload = zip_bytes({"bundle/Toy/HR/a.png": png_bytes(10)})
+    handler.files["/toy.zip"] = payload
+    stale = tmp_path / ".Toy.partial-killed" / "HR"
+    stale.mkdir(parents=True)
+    (stale / "half.png").write_bytes(b"half")
+    catalog.download(entry(base + "/toy.zip", payload), tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".downloads", "Toy"]

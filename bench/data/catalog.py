@@ -373,6 +373,8 @@ def download(name: str | Dataset, data_root=None, progress: bool = True) -> dict
     # Extracted into a hidden sibling first and moved into place only once every archive was extracted and
     # checked: a refused or broken download leaves no images behind for the loaders to pick up.
     root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(f".{entry.name}.partial-*"):  # left by a killed download; the loaders never read it
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{entry.name}.partial-"))
     try:
         written: list[Path] = []
