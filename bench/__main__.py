@@ -238,6 +238,9 @@ def cmd_data(args: argparse.Namespace) -> None:
     if args.action == "list":
         payload = catalog.describe(args.data_root)
         text = "\n".join(f"{d['name']:<10} {d['status']:<12} {d['source']}" for d in payload["datasets"])
+    elif not args.name and args.action in ("download", "verify"):
+        raise BenchError(f"data {args.action} needs a dataset name, e.g. `python -m bench data {args.action} Set5` "
+                         f"(`python -m bench data list` names them)")
     elif args.action == "download":
         payload = catalog.download(args.name, args.data_root, progress=not args.quiet)
         text = f"{payload['name']}: {payload['files']} files in {payload['location']}"
