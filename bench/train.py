@@ -391,6 +391,12 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
         (run_dir / "config.json").write_text(json.dumps({"spec": spec, "config": config.as_dict(),
                                                          "world_size": world}, indent=1))
     best_psnr = (_pointer(folder).get("best") or {}).get("val_psnr", -math.inf) if latest is not None else -math.inf
+    from bench.data.prepared import prepare_for_training
+
+    data_scale = {"patch": scale, "arbitrary": 1}.get(config.sampler)  # arbitrary-scale sampling reads the HR alone
+    if data_scale is None:
+        raise BenchError(f"unknown sampler {config.sampler!r}; use 'patch' or 'arbitrary'")
+    prepare_for_training(list(config.train_sets), data_scale, data_root, local_rank, progress and local_rank == 0)
     sampler = _make_sampler(config, scale, data_root)
     workers = loader_workers(config, device)
     stream = batch_stream(sampler, generator, config.batch_size, rank, world, workers,

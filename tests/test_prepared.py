@@ -158,3 +158,19 @@ def test_progress_in_a_log_file_is_plain_lines():
     lines = log.getvalue().splitlines()
     assert lines[0].startswith("prepare X x2: 1/4 (25%)") and "loss 0.1" in lines[0]
     assert lines[-1].startswith("prepare X x2: 4/4 (100%)") and "\r" not in log.getvalue()
+
+
+def test_training_prepares_an_unprepared_set_once(df2k, capsys):
+    import dataclasses
+
+    from test_train import CONFIG, SPEC
+
+    from bench.train import train
+
+    config = dataclasses.replace(CONFIG, iterations=2, train_sets=("DF2K",), val_set="samples", ema_decay=0.0)
+    train(SPEC, config, df2k / "first", data_root=df2k, progress=False)
+    err = capsys.readouterr().err
+    assert "DIV2K-train is not prepared at x2: preparing it now" in err and "Flickr2K is not prepared" in err
+    assert prep.open_prepared(df2k / "Flickr2K", 2) is not None
+    train(SPEC, config, df2k / "second", data_root=df2k, progress=False)
+    assert "not prepared" not in capsys.readouterr().err

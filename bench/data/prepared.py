@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ from bench import BenchError
 from bench.data.benchmarks import canonical_name, find_dataset, load_image, make_lr, mod_crop
 from bench.progress import Progress
 
-__all__ = ["FORMAT", "PreparedImage", "image_paths", "open_prepared", "prepare", "prepared_dirs"]
+__all__ = ["FORMAT", "PreparedImage", "image_paths", "open_prepared", "prepare", "prepare_for_training",
+           "prepared_dirs"]
 
 FORMAT = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -161,6 +163,32 @@ def prepare(name: str, scale: int, data_root=None, workers: int | None = None, p
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise BenchError(f"prepare takes a whole scale of at least 1, got {scale!r}")
     return [_prepare_set(part, scale, data_root, workers, progress, verify) for part in _sets_of(name)]
+
+
+def prepare_for_training(names: list[str], scale: int, data_root=None, local_rank: int = 0,
+                         progress: bool = True) -> None:
+    """Before a run: the named sets that have a folder and are not prepared at ``scale`` are prepared now, once
+    (later runs memory-map them), by the machine's first process (local rank 0); its other processes wait for
+    the arrays. A process that cannot prepare raises, and torchrun then stops the others."""
+    from bench.data.training import expand_set_names, training_folder
+
+    missing = [(name, folder) for name in expand_set_names(list(names))
+               if (folder := training_folder(name, data_root)) is not None and open_prepared(folder, scale) is None]
+    if not missing:
+        return
+    if local_rank == 0:
+        for name, _ in missing:
+            print(f"note: {name} is not prepared at x{scale}: preparing it now, once (`python -m bench data prepare "
+                  f"{name} --scale {scale}` does the same ahead of a run)", file=sys.stderr)
+            _prepare_set(name, scale, data_root, None, progress, False)
+        return
+    waited = 0.0
+    while any(open_prepared(folder, scale) is None for _, folder in missing):
+        if waited % 60 == 0:
+            print(f"waiting for local rank 0 to prepare {', '.join(n for n, _ in missing)} at x{scale}",
+                  file=sys.stderr)
+        time.sleep(2)
+        waited += 2
 
 
 def _set_folder(name: str, data_root) -> Path:

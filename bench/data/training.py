@@ -100,9 +100,8 @@ def training_images(names: list[str], scale: int, data_root=None) -> list:
 
     images: list = []
     for name in expand_set_names(names):
-        prepared = None
-        if name in TRAINING_SETS or _has_folder(name, data_root):
-            prepared = open_prepared(_folder_of(name, data_root), scale)
+        folder = training_folder(name, data_root)
+        prepared = open_prepared(folder, scale) if folder is not None else None
         if prepared is not None:
             images += prepared.images
             continue
@@ -115,22 +114,19 @@ def training_images(names: list[str], scale: int, data_root=None) -> list:
     return images
 
 
-def _folder_of(name: str, data_root):
+def training_folder(name: str, data_root=None):
+    """The folder of a set under the data roots (a training set, or a test set used for training), or None for
+    the embedded sets. A training set that is missing raises its download hint."""
     from bench.data.benchmarks import canonical_name
 
-    if name not in TRAINING_SETS:
-        name = canonical_name(name)
-    return find_dataset(name, data_root)
-
-
-def _has_folder(name: str, data_root) -> bool:
+    if name in TRAINING_SETS:
+        return find_dataset(name, data_root)
     if name.lower() in ("samples", "samples-test", "samples-train"):
-        return False
+        return None
     try:
-        _folder_of(name, data_root)
+        return find_dataset(canonical_name(name), data_root)
     except BenchError:
-        return False
-    return True
+        return None  # load_training_images says what is missing
 
 
 class PatchSampler:
