@@ -14,7 +14,7 @@ from torch import nn
 
 from bench.reparam import reparameterize
 
-__all__ = ["MultiBranchConv2d", "reparameterize", "fuse_conv_bn", "SwinIRUpsampler", "pad_to_multiple"]
+__all__ = ["MultiBranchConv2d", "reparameterize", "fuse_conv_bn", "SwinIRUpsampler", "init_weights", "pad_to_multiple"]
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -96,6 +96,17 @@ class MultiBranchConv2d(nn.Module):
         self.fused.bias.copy_(bias)
         del self.convs, self.norms, self.identity_norm
         self.deployed = True
+
+
+
+def init_weights(module: nn.Module) -> None:
+    """SwinIR's initialisation (truncated-normal linears, unit LayerNorms), for SwinIR and ART."""
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
 
 
 class SwinIRUpsampler(nn.Module):

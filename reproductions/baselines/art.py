@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.registry import option, register
-from reproductions.layers import SwinIRUpsampler
+from reproductions.layers import SwinIRUpsampler, init_weights
 
 __all__ = ["ART"]
 
@@ -191,16 +191,7 @@ class ART(nn.Module):
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
         self.reconstruction = SwinIRUpsampler(embed_dim, scale, "pixelshuffle")
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        self.apply(init_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shallow = self.conv_first(x - self.mean)

@@ -17,7 +17,7 @@ from torch import nn
 
 from bench.registry import register
 from bench.train import TrainConfig
-from reproductions.layers import SwinIRUpsampler, pad_to_multiple
+from reproductions.layers import SwinIRUpsampler, init_weights, pad_to_multiple
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 TOKENS_PER_CHUNK = 8192
@@ -166,16 +166,7 @@ class SwinIR(nn.Module):
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
         self.reconstruction = SwinIRUpsampler(embed_dim, scale, upsampler)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        self.apply(init_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]

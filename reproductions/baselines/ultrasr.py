@@ -22,7 +22,7 @@ from torch import nn
 
 from bench import registry
 from bench.registry import option, register
-from reproductions.baselines.liif import HIDDEN, LIIF, unwrap_liif_checkpoint
+from reproductions.baselines.liif import HIDDEN, LIIF, MLP, unwrap_liif_checkpoint
 
 __all__ = ["UltraSR", "ResidualMLP"]
 
@@ -33,18 +33,9 @@ class UltraSRConfig:
     residual: bool = option(True, "UltraSR repository issue 2: residual links between the 256-wide layers")
 
 
-class ResidualMLP(nn.Module):
+class ResidualMLP(MLP):
     """LIIF's MLP (same ``layers`` and parameters) with each hidden layer after the first added to its input
     when the widths agree."""
-
-    def __init__(self, in_dim: int, out_dim: int, hidden: tuple[int, ...]):
-        super().__init__()
-        layers: list[nn.Module] = []
-        for width in hidden:
-            layers += [nn.Linear(in_dim, width), nn.ReLU()]
-            in_dim = width
-        layers.append(nn.Linear(in_dim, out_dim))
-        self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         *hidden, last = self.layers
