@@ -77,6 +77,11 @@ PAPER = Paper(
         ("msra", "msra-light", "wo-shared-attn", "2", "params"): (
             "the paper's +146K needs ~12K per layer that stops sharing (q/k plus ~5 heads of position bias); "
             "here each adds its q/k (7.3K): +102K [spec msra_v2.md \u00a74]"),
+        **{("msra", "hpun-l", "", str(scale), metric): (
+            "HPUN-L (Hybrid Pixel-Unshuffled Network, arXiv 2203.08921) is not built: its authors released no code "
+            "(the method is patented, US20230153946A1), and a third-party re-implementation could not be told "
+            "right or wrong against these printed sizes")
+           for scale in (2, 3, 4) for metric in ("params", "mult_adds")},
         ("msra", "carn", "", "2", "psnr", "Set5"): (
             "the release that gives CARN's Set14, B100 and Urban100 rows under its authors' evaluation "
             "(selfexsr) gives 37.795 here, 0.035 dB above the printed 37.76 (SSIM 0.9589 vs 0.9590 matches); "
