@@ -23,10 +23,16 @@ KILLS = 20
 
 
 def _start(run: Path, root: Path) -> subprocess.Popen:
+    """A training process; its stderr goes to ``<run>.stderr`` (no pipe is left open when it is killed)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
         [str(SCRIPT.parent), str(SCRIPT.parent.parent), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, str(SCRIPT), str(run), str(root), str(ITERATIONS)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with open(f"{run}.stderr", "w") as err:
+        return subprocess.Popen([sys.executable, str(SCRIPT), str(run), str(root), str(ITERATIONS)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+
+
+def _stderr(run: Path) -> str:
+    return Path(f"{run}.stderr").read_text()[-2000:]
 
 
 def _rows(run: Path) -> list[list[str]]:
@@ -39,7 +45,7 @@ def test_twenty_random_kills_leave_a_run_that_resumes_bit_exact(tmp_path, monkey
     tiny_sets(tmp_path)
     prepare("DIV2K-train", 2, tmp_path, workers=1, progress=False)
     reference = _start(tmp_path / "reference", tmp_path)
-    assert reference.wait(timeout=600) == 0, reference.stderr.read()[-2000:]
+    assert reference.wait(timeout=600) == 0, _stderr(tmp_path / "reference")
 
     rng = random.Random(0)
     run = tmp_path / "killed"
@@ -52,7 +58,7 @@ def test_twenty_random_kills_leave_a_run_that_resumes_bit_exact(tmp_path, monkey
         process.send_signal(signal.SIGKILL)
         assert process.wait() == -signal.SIGKILL, "the run ended before it was killed: lengthen ITERATIONS"
     final = _start(run, tmp_path)
-    assert final.wait(timeout=600) == 0, final.stderr.read()[-2000:]
+    assert final.wait(timeout=600) == 0, _stderr(run)
 
     rows = _rows(run)
     assert [int(r[0]) for r in rows] == list(range(1, ITERATIONS + 1))  # one row per step, none twice
