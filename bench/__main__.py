@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -206,9 +207,19 @@ def cmd_train(args: argparse.Namespace) -> None:
     if changed:
         config = dataclasses.replace(config, **other, budget=f"{config.budget}; overridden: {changed}",
                                      overrides={**config.overrides, **other})
+    retention = {k: v for k, v in (("keep_last", args.keep_last), ("loader_workers", args.workers)) if v is not None}
+    config = dataclasses.replace(config, **retention)
+    spec = {"name": card.name, "args": {"scale": args.scale}}
+    if args.dry_run:
+        from bench.plan import plan, plan_text
+
+        world = args.world_size or int(os.environ.get("WORLD_SIZE", "1"))
+        payload = plan(spec, config, args.data_root, world, args.device_class, args.utilisation)
+        _emit(payload, args.json, plan_text(payload))
+        return
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     run_dir = args.run_dir or f"runs/{card.name}-x{args.scale}-{args.recipe}-{stamp}"
-    summary = train({"name": card.name, "args": {"scale": args.scale}}, config, run_dir, args.data_root,
+    summary = train(spec, config, run_dir, args.data_root,
                     resume=not args.no_resume, progress=not args.quiet)
     text = (f"{card.name} x{args.scale} [{config.budget}]: {summary['steps']} steps at {summary['it_per_s']:.2f} it/s, "
             f"{config.val_set} PSNR {summary.get('val_psnr') or float('nan'):.3f} dB; run folder {run_dir}")
@@ -227,9 +238,24 @@ def cmd_data(args: argparse.Namespace) -> None:
     if args.action == "list":
         payload = catalog.describe(args.data_root)
         text = "\n".join(f"{d['name']:<10} {d['status']:<12} {d['source']}" for d in payload["datasets"])
+    elif not args.name and args.action in ("download", "verify"):
+        raise BenchError(f"data {args.action} needs a dataset name, e.g. `python -m bench data {args.action} Set5` "
+                         f"(`python -m bench data list` names them)")
     elif args.action == "download":
         payload = catalog.download(args.name, args.data_root, progress=not args.quiet)
         text = f"{payload['name']}: {payload['files']} files in {payload['location']}"
+    elif args.action == "prepare":
+        from bench.data.prepared import prepare
+
+        if not args.name or args.scale is None:
+            raise BenchError("data prepare needs a set and a scale, e.g. `python -m bench data prepare DF2K --scale 2`")
+        sets = prepare(args.name, args.scale, args.data_root, workers=args.workers, progress=not args.quiet,
+                       verify=args.verify)
+        payload = {"name": args.name, "scale": args.scale, "sets": sets}
+        text = "\n".join(
+            f"{s['set']} x{s['scale']}: {s['images']} images ({s['prepared_now']} prepared now"
+            + (f", {s['verified']} verified" if "verified" in s else "")
+            + f"), {s['bytes'] / 2**30:.2f} GiB in {s['folder']}" for s in sets)
     else:
         payload = catalog.verify(args.name, args.data_root)
         bad = payload["mismatched"] + payload["missing"]
@@ -316,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="default: runs/<model>-x<s>-<recipe>-<time>; an existing one resumes")
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--data-root")
+    p.add_argument("--keep-last", type=int, help="step checkpoints kept, the newest (default 1; the best is kept too)")
+    p.add_argument("--workers", type=int, help="DataLoader processes building batches (default: 0 on a CPU, up to "
+                   "8 per GPU)")
+    from bench.plan import add_plan_options
+
+    add_plan_options(p)
     common(p)
     p.set_defaults(func=cmd_train)
 
@@ -324,9 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("options", nargs=argparse.REMAINDER, help="--budget ci|smoke|paper and the paper's options")
     p.set_defaults(func=cmd_reproduce)
 
-    p = sub.add_parser("data", help="list, download or verify datasets")
-    p.add_argument("action", choices=["list", "download", "verify"])
-    p.add_argument("name", nargs="?", help="dataset name (download / verify)")
+    p = sub.add_parser("data", help="list, download, verify or prepare datasets")
+    p.add_argument("action", choices=["list", "download", "verify", "prepare"],
+                   help="prepare: decode a training set and make its LR once, as memory-mapped arrays for training")
+    p.add_argument("name", nargs="?", help="dataset name (download / verify / prepare; prepare takes DF2K too)")
+    p.add_argument("--scale", type=int, help="prepare: the training scale (1: HR only, for arbitrary-scale training)")
+    p.add_argument("--workers", type=int, help="prepare: processes (default: one per core)")
+    p.add_argument("--verify", action="store_true", help="prepare: re-read every prepared array against its checksum")
     p.add_argument("--data-root", help="where datasets live (default: first of $BENCH_DATA_ROOT, else ./datasets)")
     common(p)
     p.set_defaults(func=cmd_data)

@@ -117,6 +117,9 @@ def evaluate(
             if sr.shape[-2:] != truth.shape[-2:]:
                 raise BenchError(f"{card.name} returned {tuple(sr.shape[-2:])} for {pair.name}, "
                                  f"expected {tuple(truth.shape[-2:])}")
+            if not torch.isfinite(sr).all():
+                raise BenchError(f"{card.name} returned NaN or infinite values for {pair.name} of {test_set.name} "
+                                 f"x{scale}: its weights or its arithmetic are broken (nothing was stored)")
             p, s = score(sr, truth.to(device), scale, protocol)
             per_image.append({"name": pair.name, "psnr": p, "ssim": s})
     seconds = time.perf_counter() - start

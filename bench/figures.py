@@ -9,6 +9,8 @@ matplotlib is not installed.
 from __future__ import annotations
 
 import csv
+import functools
+import sys
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +23,21 @@ if TYPE_CHECKING:
 __all__ = ["learning_curve", "figures"]
 
 
+def _plain_text(function):
+    """Run ``function`` with matplotlib's mathtext off: the labels are data (model names, budgets, run folders),
+    and a ``$`` in one must be drawn as a dollar sign, not parsed as TeX (an unbalanced one raised at save)."""
+    @functools.wraps(function)
+    def plain(*args, **kwargs):
+        try:
+            import matplotlib
+        except ImportError:
+            return function(*args, **kwargs)
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return function(*args, **kwargs)
+    return plain
+
+
+@_plain_text
 def learning_curve(metrics_csv: Path, title: str, png: Path) -> bool:
     """Training loss (raw and running mean) and validation PSNR of a run's metrics.csv; False without
     matplotlib or data."""
@@ -33,12 +50,17 @@ def learning_curve(metrics_csv: Path, title: str, png: Path) -> bool:
         return False
     if not metrics_csv.is_file():
         return False
-    with metrics_csv.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with metrics_csv.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        steps = [int(r["step"]) for r in rows]
+        losses = [float(r["loss"]) for r in rows]
+        val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r.get("val_psnr")]
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as err:
+        print(f"warning: no learning curve from {metrics_csv}: {err!r}", file=sys.stderr)
+        return False
     if not rows:
         return False
-    steps = [int(r["step"]) for r in rows]
-    losses = [float(r["loss"]) for r in rows]
     window = max(1, len(losses) // 50)
     smooth = [sum(losses[max(0, i - window + 1): i + 1]) / (i + 1 - max(0, i - window + 1)) for i in range(len(losses))]
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -46,7 +68,6 @@ def learning_curve(metrics_csv: Path, title: str, png: Path) -> bool:
     ax.plot(steps, smooth, color="tab:blue", label=f"loss, mean of {window}")
     ax.set_xlabel("iteration")
     ax.set_ylabel("training loss")
-    val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r.get("val_psnr")]
     if val:
         twin = ax.twinx()
         twin.plot([s for s, _ in val], [p for _, p in val], "o-", color="tab:red", label="validation PSNR")
@@ -58,6 +79,7 @@ def learning_curve(metrics_csv: Path, title: str, png: Path) -> bool:
     return True
 
 
+@_plain_text
 def figures(paper: str, cells: list[Cell], extra: dict[str, list], out: Path) -> tuple[list[dict[str, str]], str]:
     """matplotlib figures for one paper; returns ([{file, caption}], note)."""
     try:

@@ -98,7 +98,7 @@ def flatten(record: dict[str, Any]) -> list[Measurement]:
             "scale": _scale(record.get("scale"))}
     rows: list[tuple[Key, Any]] = []
     if kind == "evaluate":
-        where = {"dataset": record["dataset"], "protocol": record["protocol"],
+        where = {"dataset": record.get("dataset", ""), "protocol": record.get("protocol", ""),
                  "self_ensemble": bool(record.get("self_ensemble"))}
         rows = [(Key(**base, metric=m, **where), record.get(m)) for m in ("psnr", "ssim")]
     elif kind == "complexity":
@@ -108,8 +108,8 @@ def flatten(record: dict[str, Any]) -> list[Measurement]:
     elif kind == "time" and "max_abs_diff" in record:
         rows = [(Key(**base, metric="reparam_max_abs_diff"), record["max_abs_diff"])]
     elif kind == "compare":  # a model against a reference (bicubic) on the same set and protocol
-        rows = [(Key(**base, metric=f"psnr_over_{record['reference']}", dataset=record["dataset"],
-                     protocol=record["protocol"]), record.get("margin"))]
+        rows = [(Key(**base, metric=f"psnr_over_{record.get('reference', '?')}", dataset=record.get("dataset", ""),
+                     protocol=record.get("protocol", "")), record.get("margin"))]
     return [Measurement(key, float(value), budget, record) for key, value in rows if value is not None]
 
 

@@ -123,6 +123,7 @@ class Context:
     sets: tuple[str, ...] = ()  # --sets: replaces every Evaluate step's sets
     weights: dict[tuple[str, int], str] = field(default_factory=dict)  # (Train step id, scale) -> weights
     skipped: list[dict[str, str]] = field(default_factory=list)
+    plan_only: dict[str, Any] | None = None  # --dry-run: plan the Train steps (world_size, device_class, ...)
 
     def skip(self, what: str, why: str) -> None:
         self.skipped.append({"step": what, "why": why})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,32 @@ def _measurements(records: list[dict[str, Any]]) -> dict[tuple[Key, str], Measur
     return found
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_baseline(baseline: Any, path: Path | str) -> dict[str, Any]:
+    """``baseline`` if it has the shape ``baseline_from`` writes, with finite values; else a BenchError naming
+    what is wrong (a NaN baseline would fail every run, and a hand-edited entry must not become a traceback)."""
+    if not isinstance(baseline, dict) or not isinstance(baseline.get("entries"), list):
+        raise BenchError(f"{path} is not a baseline (an object with an 'entries' list)")
+    for number, entry in enumerate(baseline["entries"]):
+        where = f"{path}, entry {number}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), dict) or not isinstance(
+                entry.get("tier"), str):
+            raise BenchError(f"{where} is not {{key: {{...}}, tier, value}}")
+        try:
+            label = Key(**entry["key"]).label()
+        except TypeError as err:
+            raise BenchError(f"{where} has a key that is not a measurement key: {err}") from None
+        if not _is_number(entry.get("value")) or not math.isfinite(entry["value"]):
+            raise BenchError(f"{where} ({label}) has the value {entry.get('value')!r}, not a finite number")
+        for bound in ("tolerance", "limit"):
+            if entry.get(bound) is not None and not _is_number(entry[bound]):
+                raise BenchError(f"{where} ({label}) has the {bound} {entry[bound]!r}, not a number")
+    return baseline
+
+
 def _check(entry: dict[str, Any], measured: Measurement | None, tiers_seen: list[str]) -> Outcome:
     key = Key(**entry["key"])
     base = float(entry["value"])
@@ -80,6 +107,9 @@ def baseline_from(records: list[dict[str, Any]], previous: dict[str, Any] | None
     kept = {(json.dumps(e["key"], sort_keys=True), e["tier"]): e for e in (previous or {}).get("entries", [])}
     entries = []
     for (key, tier), m in sorted(_measurements(records).items(), key=lambda item: (item[0][0], item[0][1])):
+        if not math.isfinite(m.value):
+            raise BenchError(f"{key.label()} measured {m.value}: a baseline is never made from a value that is "
+                             f"not a finite number; fix the run first")
         entry = {"key": dataclasses.asdict(key), "tier": tier, "value": m.value}
         old = kept.get((json.dumps(entry["key"], sort_keys=True), tier), {})
         entry.update({k: old[k] for k in ("tolerance", "limit") if k in old})
@@ -110,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         records = results.load_records(args.results_dir)
         if not records:
             raise BenchError(f"no measurements in {results.results_dir(args.results_dir)}")
-        previous = json.loads(path.read_text()) if path.is_file() else None
+        previous = check_baseline(json.loads(path.read_text(encoding="utf-8")), path) if path.is_file() else None
         if args.update:
             baseline = baseline_from(records, previous, args.about or (previous or {}).get("about", ""))
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         if previous is None:
             raise BenchError(f"no baseline at {path}; create one on purpose with --update")
         outcomes = compare(previous, records)
-    except (BenchError, OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+    except (BenchError, OSError, ValueError, KeyError, TypeError) as err:  # ValueError: bad UTF-8 or JSON
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(_table(outcomes))

@@ -184,6 +184,33 @@ def tally(cells: list[Cell]) -> dict[str, int]:
     return counts
 
 
+# What the HTML tables and figures of each extra section read from a record: (numbers, other fields present).
+_EXTRA_FIELDS = {
+    "time": (("before_ms", "after_ms", "max_abs_diff"), ("lr_size", "device")),
+    "train": (("steps", "it_per_s"), ("variant", "scale", "val_set", "val_psnr", "budget", "run_dir")),
+    "compare": (("psnr", "reference_psnr", "margin"), ("variant", "dataset", "protocol", "reference", "beats",
+                                                        "budget")),
+}
+
+
+def _complete(record: dict[str, Any]) -> bool:
+    """Whether ``record`` has what its section of the HTML page reads; if not, one warning line says so and the
+    record is left out (a hand-made or older record must not turn the report into a traceback)."""
+    numbers, present = _EXTRA_FIELDS[record["kind"]]
+    missing = [f for f in present if f not in record] + [
+        f for f in numbers if isinstance(record.get(f), bool) or not isinstance(record.get(f), (int, float))]
+    if record["kind"] == "train" and record.get("val_psnr") is not None and "val_psnr" not in missing and (
+            isinstance(record["val_psnr"], bool) or not isinstance(record["val_psnr"], (int, float))):
+        missing.append("val_psnr")
+    if record["kind"] == "time" and not {"device_name", "time"} <= set(record.get("provenance", {})):
+        missing.append("provenance")
+    if missing:
+        print(f"warning: leaving the {record['kind']} record of {record.get('model')} "
+              f"({(record.get('provenance') or {}).get('time', 'no time')}) out of the HTML report: "
+              f"{', '.join(missing)} missing or not numbers", file=sys.stderr)
+    return not missing
+
+
 def extra_records(records: list[dict[str, Any]], models: set[str]) -> dict[str, list[dict[str, Any]]]:
     """Reparameterisation timings, training runs and comparisons of a paper's models (no reported twin cell)."""
     comparisons = {(r.get("model"), r.get("variant"), r.get("scale"), r.get("dataset"), r.get("protocol"),
@@ -215,6 +242,8 @@ def _environment():
 def _pages(cells: list[Cell], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     titles = paper_titles()
     built = {card.name for card in registry.list_models()}
+    records = [r for r in records if r.get("kind") not in _EXTRA_FIELDS or r.get("model") not in built
+               or (r["kind"] == "time" and r.get("after_ms") is None) or _complete(r)]
     pages = []
     for paper, tables in sorted(tables_of(cells).items()):
         mine = [c for c in cells if c.reported.paper == paper]

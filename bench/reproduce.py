@@ -24,6 +24,7 @@ import torch
 from bench import BenchError, registry, results
 from bench.measurements import budget, latest, tier_of
 from bench.paper import TIERS, Context, Evaluate, Paper, Probe, Reparam, Sizes, Step, Train, papers
+from bench.plan import add_plan_options
 
 __all__ = ["run_paper", "available_sets", "local_smoke", "evaluate_models", "weights_budget", "weights_dir", "main"]
 
@@ -174,9 +175,17 @@ def run_train(step: Train, ctx: Context) -> list[dict[str, Any]]:
         config = card.build_recipe(scale)
         if ctx.tier != "paper":
             config = local_smoke(config, ctx.data_root, tier=ctx.tier, **step.budget)
+        spec = {"name": card.name, "args": {"scale": scale}}
+        if ctx.plan_only is not None:
+            from bench.plan import plan, plan_text
+
+            if step.init_from:
+                config = replace(config, init_from=f"(the weights of step {step.init_from})")
+            runs.append(plan(spec, config, ctx.data_root, **ctx.plan_only))
+            print(plan_text(runs[-1]), file=sys.stderr)
+            continue
         if step.init_from:
             config = replace(config, init_from=ctx.weights[(step.init_from, scale)])
-        spec = {"name": card.name, "args": {"scale": scale}}
         print(f"training {card.name} x{scale}, budget: {config.budget}", file=sys.stderr)
         summary = train(spec, config, _run_dir(ctx, spec, config), ctx.data_root)
         ctx.weights[(step.id, scale)] = summary["weights"]
@@ -269,10 +278,13 @@ def run_paper(paper: Paper, ctx: Context, only: tuple[str, ...] = ()) -> dict[st
         if isinstance(plan, str):
             ctx.skip(step.id, plan)
             continue
+        if ctx.plan_only is not None and not isinstance(plan, Train):
+            continue  # a dry run plans the trainings alone
         print(f"== {paper.name}: {step.id} (budget {ctx.tier})", file=sys.stderr)
         summary["steps"][step.id] = RUNNERS[type(plan)](plan, ctx)
     summary["skipped"] = ctx.skipped
-    summary["cells"] = _cells_measured(paper, started)
+    if ctx.plan_only is None:
+        summary["cells"] = _cells_measured(paper, started)
     return summary
 
 
@@ -322,6 +334,7 @@ def argument_parser(known: dict[str, Paper]) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if available)")
     parser.add_argument("--no-cache", action="store_true", help="count sizes again even if cached")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_plan_options(parser)
     return parser
 
 
@@ -349,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== reproduce {name} ({known[name].title}), budget {args.budget}", file=sys.stderr)
         ctx = Context(name, args.budget, args.data_root, Path(args.runs), args.device, not args.no_cache,
                       tuple(s for s in (args.sets or "").split(",") if s))
+        if args.dry_run:
+            ctx.plan_only = {"world_size": args.world_size or int(os.environ.get("WORLD_SIZE", "1")),
+                             "device_class": args.device_class, "utilisation": args.utilisation}
         try:
             summaries.append(run_paper(known[name], ctx, steps))
         except BenchError as err:  # one paper's failure does not stop the others; the exit status says it

@@ -22,7 +22,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["results_dir", "provenance", "append", "load_records"]
+from bench import BenchError
+
+__all__ = ["results_dir", "provenance", "append", "load_records", "record_problem"]
 
 
 def results_dir(directory: str | os.PathLike | None = None) -> Path:
@@ -75,21 +77,71 @@ def append(record: dict[str, Any], kind: str, directory: str | os.PathLike | Non
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, ValueError):  # json's allow_nan=False: a NaN or infinite value
+            raise BenchError(f"not storing the {kind} record of {record.get('model', '?')}: {err} "
+                             f"(a NaN or infinite value is a broken measurement, not a result)") from None
         raise
     return path
 
 
+_KEY_TEXT = ("model", "variant", "dataset", "protocol", "reference", "hr_size")  # text fields of a measurement
+_NUMBERS = ("psnr", "ssim", "params", "params_trainable", "params_leaf_modules", "mult_adds", "analytic_mult_adds",
+            "max_abs_diff", "margin", "before_ms", "after_ms")
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        float(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+    return True
+
+
+def record_problem(record: Any) -> str | None:
+    """Why ``record`` cannot be one of the store's records (the report and the gate would misread it), or None.
+    Checks the shape the readers rely on, not the values: a NaN PSNR is a record, for the gate to fail."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    if not isinstance(record.get("kind"), str):
+        return "no 'kind' string"
+    for field in (*_KEY_TEXT, "run_dir"):
+        if field in record and not isinstance(record[field], str):
+            return f"'{field}' is {record[field]!r}, not a string"
+    if "scale" in record and (isinstance(record["scale"], bool) or not isinstance(record["scale"], (int, float, str))):
+        return f"'scale' is {record['scale']!r}, not a number"
+    for field in _NUMBERS:
+        if record.get(field) is not None and not _is_number(record[field]):
+            return f"'{field}' is {record[field]!r}, not a number"
+    spent = record.get("budget")
+    if spent is not None and not isinstance(spent, str):
+        if not isinstance(spent, dict):
+            return f"'budget' is {spent!r}, neither text nor an object"
+        if any(k in spent and not isinstance(spent[k], str) for k in ("tier", "note")) or \
+                not isinstance(spent.get("overrides", {}), dict):
+            return f"'budget' {spent!r} is not {{tier, note, overrides}}"
+    if "provenance" in record and not isinstance(record["provenance"], dict):
+        return f"'provenance' is {record['provenance']!r}, not an object"
+    return None
+
+
 def load_records(directory: str | os.PathLike | None = None, kind: str | None = None) -> list[dict[str, Any]]:
-    """All stored records (oldest first), optionally of one kind; unreadable files are reported."""
+    """All stored records (oldest first), optionally of one kind. A file that is not a record (unreadable,
+    not UTF-8, not JSON, or JSON of another shape) is skipped with one warning line naming it."""
     folder = results_dir(directory)
     records = []
     for path in sorted(folder.glob("*.json")):
         try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as err:  # ValueError: bad UTF-8 or bad JSON
             print(f"warning: skipping unreadable result {path}: {err}", file=sys.stderr)
+            continue
+        problem = record_problem(record)
+        if problem is not None:
+            print(f"warning: skipping result {path}: {problem}", file=sys.stderr)
             continue
         if kind is None or record.get("kind") == kind:
             records.append(record)

@@ -33,9 +33,10 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from bench import BenchError, registry, results
+from bench.data.training import batch_stream
+from bench.progress import Progress
 
 __all__ = ["TrainConfig", "smoke", "train", "learning_rate_factor", "training_loss"]
 
@@ -78,6 +79,10 @@ class TrainConfig:
     queries: int = 2304
     warmup_start: float = 0.0  # learning-rate factor the warm-up starts from (MSIT: 0.1)
     init_from: str = ""  # weights to start from (e.g. MSIT's stage A), loaded by the model's load_pretrained
+    # Running the recipe, not the recipe itself (they never change the weights trained):
+    keep_last: int = 1  # step checkpoints kept, the newest; the best one is kept besides them
+    keep_best: bool = True  # keep the checkpoint of the best validation PSNR (validated steps are checkpointed)
+    loader_workers: int = -1  # DataLoader processes building batches; -1: none on a CPU, up to 8 per GPU
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -171,8 +176,12 @@ def _atomic_write(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(folder: Path, step: int, model: nn.Module, ema: nn.Module | None, optimizer, generator,
-                    spec: dict, config: TrainConfig) -> Path:
+def save_checkpoint(folder: Path, step: int, model: nn.Module, ema: nn.Module | None, optimizer,
+                    generator_state: torch.Tensor, spec: dict, config: TrainConfig, val_psnr: float | None = None
+                    ) -> Path:
+    """Write step ``step`` (weights, optimizer, the sampling generator's state after that step's batch), move
+    ``latest.json`` to it, then delete what the retention policy no longer keeps: the ``keep_last`` newest
+    and, with ``keep_best``, the one of the best validation PSNR."""
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -190,22 +199,38 @@ def save_checkpoint(folder: Path, step: int, model: nn.Module, ema: nn.Module | 
     stem = folder / f"step-{step:07d}"
     _atomic_write(stem.with_suffix(".safetensors"), lambda p: save_file(tensors, str(p)))
     meta = {"step": step, "spec": spec, "config": config.as_dict(), "optim_scalars": scalars,
-            "param_groups": optim_state["param_groups"], "generator": generator.get_state().tolist(),
-            "torch": torch.__version__}
+            "param_groups": optim_state["param_groups"], "generator": generator_state.tolist(),
+            "torch": torch.__version__, "val_psnr": val_psnr}
     _atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(meta)))
-    previous = _latest(folder)
-    _atomic_write(folder / "latest.json", lambda p: p.write_text(json.dumps({"step": step, "stem": stem.name})))
-    if previous is not None and previous != stem:  # only once the new one is complete
-        for suffix in (".safetensors", ".json"):
-            previous.with_suffix(suffix).unlink(missing_ok=True)
+    best = _pointer(folder).get("best")
+    if config.keep_best and val_psnr is not None and (best is None or val_psnr > best["val_psnr"]):
+        best = {"stem": stem.name, "step": step, "val_psnr": val_psnr}
+    pointer = {"step": step, "stem": stem.name, "best": best if config.keep_best else None}
+    _atomic_write(folder / "latest.json", lambda p: p.write_text(json.dumps(pointer)))
+    _retain(folder, config.keep_last, pointer["best"])  # only once the new one is complete
     return stem
 
 
+def _step_stems(folder: Path) -> list[str]:
+    return sorted({p.name.split(".")[0] for p in folder.glob("step-*.json")})
+
+
+def _retain(folder: Path, keep_last: int, best: dict | None) -> None:
+    keep = set(_step_stems(folder)[-max(1, keep_last):]) | ({best["stem"]} if best else set())
+    for stem in _step_stems(folder):
+        if stem not in keep:
+            for suffix in (".safetensors", ".json"):
+                (folder / stem).with_suffix(suffix).unlink(missing_ok=True)
+
+
+def _pointer(folder: Path) -> dict[str, Any]:
+    path = folder / "latest.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def _latest(folder: Path) -> Path | None:
-    pointer = folder / "latest.json"
-    if not pointer.is_file():
-        return None
-    return folder / json.loads(pointer.read_text())["stem"]
+    pointer = _pointer(folder)
+    return folder / pointer["stem"] if pointer else None
 
 
 def load_checkpoint(stem: Path, model: nn.Module, ema: nn.Module | None, optimizer, generator) -> int:
@@ -230,7 +255,7 @@ def load_checkpoint(stem: Path, model: nn.Module, ema: nn.Module | None, optimiz
 
 
 # Fields that change when and how often a run reports, or how it is labelled, not the weights it trains.
-_CADENCE = ("val_every", "checkpoint_every", "budget", "tier", "overrides")
+_CADENCE = ("val_every", "checkpoint_every", "budget", "tier", "overrides", "keep_last", "keep_best", "loader_workers")
 
 
 def _same_training(stored: dict[str, Any], config: TrainConfig) -> bool:
@@ -243,13 +268,17 @@ def _same_training(stored: dict[str, Any], config: TrainConfig) -> bool:
 
 def _forget_after(run_dir: Path, step: int, latest: Path | None) -> None:
     """A run resumes at ``step``: the metrics rows after it (written before a kill) go, so that every step has
-    one row, and so do half-written files and checkpoints other than the one resumed from."""
+    one row, and so do half-written files and checkpoints the pointer never reached (after ``step``)."""
     metrics = run_dir / "metrics.csv"
     if metrics.is_file():
-        with metrics.open(newline="") as handle:
-            rows = list(csv.reader(handle))
-        kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) <= step]
-        if len(kept) != len(rows):
+        text = metrics.read_text()
+        lines = text.splitlines()
+        if lines and not text.endswith("\n"):
+            lines = lines[:-1]  # the kill cut the last row short: what was appended next would join it
+        rows = list(csv.reader(lines))
+        kept = rows[:1] + [row for row in rows[1:] if len(row) == len(rows[0]) and row[0].isdigit()
+                           and int(row[0]) <= step]
+        if len(kept) != len(rows) or not text.endswith("\n"):
             def write(path: Path) -> None:
                 with path.open("w", newline="") as handle:
                     csv.writer(handle).writerows(kept)
@@ -257,7 +286,8 @@ def _forget_after(run_dir: Path, step: int, latest: Path | None) -> None:
             _atomic_write(metrics, write)
     folder = run_dir / "checkpoints"
     for path in folder.glob("*") if folder.is_dir() else ():
-        stale_step = path.name.startswith("step-") and (latest is None or path.stem != latest.name)
+        stem = path.name.split(".")[0]
+        stale_step = stem.startswith("step-") and (latest is None or stem > latest.name)
         if path.suffix == ".tmp" or stale_step:
             path.unlink(missing_ok=True)
 
@@ -278,16 +308,36 @@ def _validate(model: nn.Module, spec: dict, config: TrainConfig, scale: int, dat
 
 
 def _make_sampler(config: TrainConfig, scale: int, data_root):
-    from bench.data.training import ArbitraryScaleSampler, PatchSampler, load_training_images
+    from bench.data.training import ArbitraryScaleSampler, PatchSampler, training_images
 
     if config.sampler == "patch":
-        images = load_training_images(list(config.train_sets), scale, data_root)
+        images = training_images(list(config.train_sets), scale, data_root)
         return PatchSampler(images, scale, config.lr_patch, config.augment)
     if config.sampler == "arbitrary":
         low, high = config.scale_range
-        return ArbitraryScaleSampler(load_training_images(list(config.train_sets), 1, data_root), config.lr_patch,
+        return ArbitraryScaleSampler(training_images(list(config.train_sets), 1, data_root), config.lr_patch,
                                      config.queries, low, high, per=config.scale_per, augment=config.augment)
     raise BenchError(f"unknown sampler {config.sampler!r}; use 'patch' or 'arbitrary'")
+
+
+def loader_workers(config: TrainConfig, device: torch.device) -> int:
+    """DataLoader processes: as configured, else none on a CPU (the cores train) and on a GPU up to 8, at
+    most the machine's cores shared by its ranks, one left for each rank's own process."""
+    if config.loader_workers >= 0:
+        return config.loader_workers
+    if device.type != "cuda":
+        return 0
+    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, min(8, (os.cpu_count() or 2) // ranks_here - 1))
+
+
+def _on_device(batch, device: torch.device):
+    """A loader's batch on the device: uint8 patches become float there (a quarter of the bytes to move)."""
+    from bench.data.training import QueryBatch
+
+    if isinstance(batch, QueryBatch):
+        return QueryBatch(*(x.to(device, non_blocking=True) for x in batch))
+    return tuple(x.to(device, non_blocking=True).float() / 255 for x in batch)
 
 
 def _load_initial_weights(model: nn.Module, path: str) -> None:
@@ -306,7 +356,7 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
           resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
     """Train ``spec`` (``{"name", "args"}``) with ``config`` into ``run_dir``. ``stop_after``: stop at
     that step as if killed (for tests). Returns the summary (rank 0's view)."""
-    for name in ("iterations", "batch_size", "lr_patch"):
+    for name in ("iterations", "batch_size", "lr_patch", "keep_last"):
         if getattr(config, name) < 1:  # a run of no steps would save random weights as "finished"
             raise BenchError(f"{name} must be at least 1, got {getattr(config, name)}")
     rank, world, local_rank = _distributed()
@@ -340,7 +390,17 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
         _forget_after(run_dir, step, latest)
         (run_dir / "config.json").write_text(json.dumps({"spec": spec, "config": config.as_dict(),
                                                          "world_size": world}, indent=1))
+    best_psnr = (_pointer(folder).get("best") or {}).get("val_psnr", -math.inf) if latest is not None else -math.inf
+    from bench.data.prepared import prepare_for_training
+
+    data_scale = {"patch": scale, "arbitrary": 1}.get(config.sampler)  # arbitrary-scale sampling reads the HR alone
+    if data_scale is None:
+        raise BenchError(f"unknown sampler {config.sampler!r}; use 'patch' or 'arbitrary'")
+    prepare_for_training(list(config.train_sets), data_scale, data_root, local_rank, progress and local_rank == 0)
     sampler = _make_sampler(config, scale, data_root)
+    workers = loader_workers(config, device)
+    stream = batch_stream(sampler, generator, config.batch_size, rank, world, workers,
+                          pin_memory=device.type == "cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=config.amp == "fp16" and device.type == "cuda")
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp)
     if amp_dtype is not None and device.type != "cuda":
@@ -350,21 +410,22 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
     if rank == 0:
         print(f"training {spec['name']} x{scale} on {world} process(es), {device}; budget: {config.budget}",
               file=sys.stderr)
-    bar = tqdm(total=config.iterations, initial=step, desc=f"train {spec['name']} x{scale}", unit="it",
-               disable=rank != 0 or not progress, file=sys.stderr)
+    bar = Progress(config.iterations, f"train {spec['name']} x{scale}", unit="it", initial=step, every=60,
+                   enabled=rank == 0 and progress)
     start = time.perf_counter()
     done_here, last_psnr = 0, None
     while step < end:
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate * learning_rate_factor(config, step)
-        batch = sampler.batch(generator, config.batch_size, rank, world)
+        batch, generator_state = next(stream)
+        batch = _on_device(batch, device)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             if config.sampler == "arbitrary":
-                rgb = wrapped(batch.lr.to(device), batch.coord.to(device), batch.cell.to(device))
-                loss = _pixel_loss(config.loss, rgb, batch.rgb.to(device))
+                rgb = wrapped(batch.lr, batch.coord, batch.cell)
+                loss = _pixel_loss(config.loss, rgb, batch.rgb)
             else:
                 lr, hr = batch
-                output, hr = wrapped(lr.to(device)), hr.to(device)
+                output = wrapped(lr)
                 loss = model.training_loss(output, hr) if config.loss == "model" else training_loss(config, output, hr)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -398,10 +459,11 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
                     writer.writerow(["step", "loss", "learning_rate", "it_per_s", "val_psnr"])
                 writer.writerow([step, f"{global_loss.item():.8g}", optimizer.param_groups[0]["lr"], f"{rate:.3f}",
                                  "" if psnr is None else f"{psnr:.4f}"])
-            bar.set_postfix(loss=f"{global_loss.item():.4f}", **({"val": f"{psnr:.2f}"} if psnr else {}))
-            bar.update(1)
-            if step % config.checkpoint_every == 0 or step == config.iterations:
-                save_checkpoint(folder, step, model, ema, optimizer, generator, spec, config)
+            bar.update(1, loss=f"{global_loss.item():.4f}", **({"val": f"{psnr:.2f}"} if psnr else {}))
+            new_best = config.keep_best and psnr is not None and psnr > best_psnr
+            if step % config.checkpoint_every == 0 or step == config.iterations or new_best:
+                save_checkpoint(folder, step, model, ema, optimizer, generator_state, spec, config, psnr)
+                best_psnr = max(best_psnr, psnr) if psnr is not None else best_psnr
     bar.close()
     base, variant = registry.split_name(spec["name"])
     summary = {"model": base, "variant": variant, "scale": scale, "spec": spec, "budget": config.budget_record(),

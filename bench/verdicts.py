@@ -17,6 +17,7 @@ reparameterisation stopped being exact), ``MISSING``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -71,7 +72,17 @@ def judge(metric: str, measured: float, reported: float, printed: str, short_bud
 
 def regression(metric: str, baseline: float, measured: float, tolerance: float | None = None,
                limit: float | None = None) -> tuple[str, str]:
-    """(status, detail) of a measurement against its committed baseline."""
+    """(status, detail) of a measurement against its committed baseline. A value that is not a finite number
+    (a NaN PSNR of a diverged model) fails, with a detail that says so rather than a size of the change."""
+    status, detail = _regression(metric, baseline, measured, tolerance, limit)
+    if not math.isfinite(measured):
+        failed = status if status.isupper() else {"reparam_max_abs_diff": "BROKEN"}.get(metric, "FELL")
+        return failed, f"measured {measured} is not a finite number: the run or its record is broken"
+    return status, detail
+
+
+def _regression(metric: str, baseline: float, measured: float, tolerance: float | None,
+                limit: float | None) -> tuple[str, str]:
     if metric == "psnr" or metric.startswith("psnr_over_"):
         tolerance = DEFAULT_PSNR_TOLERANCE if tolerance is None else tolerance
         if not measured >= baseline - tolerance:  # also catches NaN

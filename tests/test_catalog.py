@@ -277,7 +277,7 @@ def test_a_layout_other_than_the_catalogued_one_is_refused(server, tmp_path, mon
     monkeypatch.setitem(catalog.CATALOG, "T91", local_copy("T91", base, payload, images=91))
     with pytest.raises(BenchError, match="T91 should be 91 images, but the archive gave 2"):
         catalog.download("T91", tmp_path, progress=False)
-    assert not (tmp_path / "T91" / "MANIFEST.sha256").exists()
+    assert not (tmp_path / "T91").exists()  # nothing half-used: no images without a MANIFEST (issue 21 item 7)
 
 
 def test_a_missing_published_checksum_is_said_plainly(server, tmp_path, monkeypatch, capsys):
@@ -328,3 +328,143 @@ def test_training_sets_are_catalogued_with_cited_checksums():
         assert all(part in catalog.CATALOG for part in catalog.CATALOG[union].parts)
     with pytest.raises(BenchError, match="unknown dataset 'T92'; catalogue: .*T91"):
         catalog.download("T92", Path("/nonexistent"))
+
+
+# ---- issue 21 item 7: a refused archive leaves nothing behind; verify stays inside the set folder --------
+
+def ordinary_tar(tmp_path, later: tarfile.TarInfo) -> Path:
+    """A tar made the ordinary way (directory members first, then the files, as `tar cf` writes them) with
+    ``later`` appended after its good images."""
+    source = tmp_path / "src"
+    for name, value in (("a.png", 10), ("b.png", 20)):
+        (source / "benchmark" / "Toy" / "HR").mkdir(parents=True, exist_ok=True)
+        (source / "benchmark" / "Toy" / "HR" / name).write_bytes(png_bytes(value))
+    archive = tmp_path / "toy.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(source / "benchmark", arcname="benchmark")  # recursive: directory members included
+        tar.addfile(later, io.BytesIO(b"y" * later.size) if later.isfile() else None)
+    with tarfile.open(archive) as tar:
+        assert any(info.isdir() for info in tar) and tar.getmembers()[-1].name == later.name
+    return archive
+
+
+def escaping_member() -> tarfile.TarInfo:
+    info = tarfile.TarInfo("benchmark/Toy/HR/../../../escape.png")
+    info.size = 3
+    return info
+
+
+def symlink_member() -> tarfile.TarInfo:
+    info = tarfile.TarInfo("benchmark/Toy/HR/z.png")
+    info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    return info
+
+
+@pytest.mark.parametrize("later", [escaping_member, symlink_member], ids=["dotdot", "symlink"])
+def test_a_refused_archive_leaves_none_of_its_images(tmp_path, later):
+    archive = ordinary_tar(tmp_path, later())
+    out = tmp_path / "out" / "Toy"
+    with pytest.raises(BenchError, match="refusing the archive"):
+        catalog.safe_extract(archive, (("benchmark/Toy/", ""),), out)
+    assert not out.exists()  # no a.png, b.png, nor the HR/ folder made for them
+    assert not (tmp_path / "escape.png").exists()
+
+
+@pytest.mark.parametrize("later", [escaping_member, symlink_member], ids=["dotdot", "symlink"])
+def test_a_refused_download_leaves_no_set_for_the_loaders(server, tmp_path, later):
+    from bench.data.benchmarks import find_dataset
+
+    base, handler = server
+    payload = ordinary_tar(tmp_path / "build", later()).read_bytes()
+    handler.files["/toy.tar"] = payload
+    root = tmp_path / "data"
+    with pytest.raises(BenchError, match="refusing the archive"):
+        catalog.download(entry(base + "/toy.tar", payload, members=(("benchmark/Toy/", ""),)), root, progress=False)
+    assert sorted(p.name for p in root.iterdir()) == [".downloads"]  # no Toy/, no staging folder
+    with pytest.raises(BenchError, match="not found"):
+        find_dataset("Toy", root)
+
+
+def test_a_refused_download_keeps_an_earlier_good_copy_untouched(server, tmp_path):
+    base, handler = server
+    good = zip_bytes({"bundle/Toy/HR/a.png": png_bytes(10)})
+    handler.files["/good.zip"] = good
+    catalog.download(entry(base + "/good.zip", good), tmp_path, progress=False)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "Toy").rglob("*") if p.is_file()}
+    bad = zip_bytes({"bundle/Toy/HR/b.png": png_bytes(20), "bundle/Toy/../../escape.png": b"y"})
+    handler.files["/bad.zip"] = bad
+    with pytest.raises(BenchError, match="outside"):
+        catalog.download(entry(base + "/bad.zip", bad, members=(("bundle/Toy/", ""),)), tmp_path, progress=False)
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "Toy").rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+
+
+def test_a_download_over_an_earlier_copy_rewrites_its_manifest(server, tmp_path):
+    base, handler = server
+    first = zip_bytes({"bundle/Toy/HR/a.png": png_bytes(10)})
+    handler.files["/first.zip"] = first
+    catalog.download(entry(base + "/first.zip", first), tmp_path, progress=False)
+    second = zip_bytes({"bundle/Toy/HR/a.png": png_bytes(11), "bundle/Toy/HR/b.png": png_bytes(20)})
+    handler.files["/second.zip"] = second
+    result = catalog.download(entry(base + "/second.zip", second), tmp_path, progress=False)
+    assert result["files"] == 2
+    manifest = (tmp_path / "Toy" / "MANIFEST.sha256").read_text()
+    assert hashlib.sha256(png_bytes(11)).hexdigest() + "  HR/a.png" in manifest and "HR/b.png" in manifest
+
+
+def cli_error(capsys, argv) -> str:
+    """Run ``python -m bench ARGV`` in-process: exit status 2 and exactly one ``error:`` line, no traceback."""
+    from bench.__main__ import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+@pytest.fixture
+def toy_set(server, tmp_path, monkeypatch):
+    base, handler = server
+    payload = zip_bytes({"bundle/Toy/HR/a.png": png_bytes(10)})
+    handler.files["/toy.zip"] = payload
+    spec = entry(base + "/toy.zip", payload)
+    monkeypatch.setitem(catalog.CATALOG, "Toy", spec)
+    catalog.download(spec, tmp_path, progress=False)
+    return tmp_path / "Toy"
+
+
+def test_verify_refuses_a_manifest_entry_outside_the_set(toy_set, tmp_path, capsys):
+    outside = tmp_path / "secret.txt"
+    outside.write_bytes(b"not part of the set")
+    manifest = toy_set / "MANIFEST.sha256"
+    manifest.write_text(manifest.read_text() + f"{hashlib.sha256(b'not part of the set').hexdigest()}  ../secret.txt\n")
+    line = cli_error(capsys, ["data", "verify", "Toy", "--data-root", str(tmp_path)])
+    assert "../secret.txt" in line and "outside" in line
+
+
+@pytest.mark.parametrize("text", ["no separator here\n", "abc  HR/a.png\n", "\xff\xfe\n"],
+                         ids=["one-field", "short-digest", "not-utf8"])
+def test_a_malformed_manifest_is_one_error_line(toy_set, tmp_path, capsys, text):
+    (toy_set / "MANIFEST.sha256").write_bytes(text.encode("latin-1"))
+    line = cli_error(capsys, ["data", "verify", "Toy", "--data-root", str(tmp_path)])
+    assert "MANIFEST" in line
+
+
+@pytest.mark.parametrize("action", ["download", "verify"])
+def test_data_download_or_verify_without_a_name_is_one_error_line(tmp_path, capsys, action):
+    line = cli_error(capsys, ["data", action, "--data-root", str(tmp_path)])
+    assert "needs a dataset name" in line
+
+
+def test_a_killed_downloads_staging_folder_is_cleared_by_the_next(server, tmp_path):
+    base, handler = server
+    payload = zip_bytes({"bundle/Toy/HR/a.png": png_bytes(10)})
+    handler.files["/toy.zip"] = payload
+    stale = tmp_path / ".Toy.partial-killed" / "HR"
+    stale.mkdir(parents=True)
+    (stale / "half.png").write_bytes(b"half")
+    catalog.download(entry(base + "/toy.zip", payload), tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".downloads", "Toy"]

@@ -113,8 +113,8 @@ def test_results_are_appended_atomically_with_provenance(tmp_path):
 
 def test_a_failed_write_leaves_earlier_records_and_no_debris(tmp_path):
     results.append({"psnr": 1.0}, "evaluate", tmp_path)
-    with pytest.raises(ValueError):
-        results.append({"psnr": float("nan")}, "evaluate", tmp_path)  # not valid JSON: refused
+    with pytest.raises(BenchError, match="NaN or infinite"):
+        results.append({"psnr": float("nan")}, "evaluate", tmp_path)  # not valid JSON: refused, one error line
     assert [r["psnr"] for r in results.load_records(tmp_path)] == [1.0]
     assert not list(tmp_path.glob(".tmp-*"))
 

@@ -271,3 +271,37 @@ def test_a_run_of_no_steps_is_refused_and_leaves_nothing(tmp_path, field):
     with pytest.raises(BenchError, match=f"{field} must be at least 1"):
         train(SPEC, dataclasses.replace(CONFIG, **{field: -5}), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists() and not list(tmp_path.rglob("*.json"))
+
+
+def test_retention_keeps_the_newest_and_the_best(tmp_path):
+    config = dataclasses.replace(CONFIG, ema_decay=0.0, checkpoint_every=1, val_every=2, keep_last=2)
+    train(SPEC, config, tmp_path, progress=False)
+    rows = [row.split(",") for row in (tmp_path / "metrics.csv").read_text().splitlines()[1:]]
+    validated = {int(r[0]): float(r[4]) for r in rows if r[4]}
+    assert sorted(validated) == [2, 4, 6]
+    best = max(validated, key=validated.get)
+    folder = tmp_path / "checkpoints"
+    kept = sorted(p.name for p in folder.glob("step-*.safetensors"))
+    assert kept == sorted({f"step-{s:07d}.safetensors" for s in (5, 6, best)})
+    pointer = json.loads((folder / "latest.json").read_text())
+    assert pointer["step"] == 6 and pointer["best"]["step"] == best
+    assert pointer["best"]["val_psnr"] == pytest.approx(validated[best], abs=1e-4)
+
+
+def test_checkpoints_are_written_at_validated_steps_that_beat_the_best(tmp_path):
+    # checkpoint_every 100 would write only the last step; a new best validation writes one too
+    config = dataclasses.replace(CONFIG, ema_decay=0.0, checkpoint_every=100, val_every=3, keep_last=1)
+    train(SPEC, config, tmp_path, progress=False, stop_after=3)
+    assert json.loads((tmp_path / "checkpoints" / "latest.json").read_text())["best"]["step"] == 3
+
+
+@pytest.mark.parametrize("tail", ["1", "11,0.1"])
+def test_a_metrics_row_cut_short_by_a_kill_is_dropped_on_resume(tmp_path, tail):
+    # killed while writing step 11's row, after the checkpoint of step 10: "1" looked like step 1's row
+    config = dataclasses.replace(CONFIG, iterations=12, checkpoint_every=10)
+    train(SPEC, config, tmp_path, progress=False, stop_after=10)
+    with (tmp_path / "metrics.csv").open("a") as handle:
+        handle.write(tail)  # no newline: the kill came mid-row
+    train(SPEC, config, tmp_path, progress=False)
+    assert [int(row.split(",")[0]) for row in (tmp_path / "metrics.csv").read_text().splitlines()[1:]] == \
+        list(range(1, config.iterations + 1))

@@ -112,6 +112,8 @@ def load_image(path: Path) -> torch.Tensor:
             if im.mode not in ("L", "RGB"):
                 im = im.convert("L" if im.mode in ("1", "LA", "I", "I;16") else "RGB")
             array = np.asarray(im)
+    except Image.DecompressionBombError as err:  # not an OSError: PIL's guard against huge pixel counts
+        raise BenchError(f"refusing image {path}: {err}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise BenchError(f"cannot read image {path}: {err}") from None
     if array.ndim == 2:

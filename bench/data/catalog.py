@@ -21,6 +21,7 @@ import http.client
 import shutil
 import sys
 import tarfile
+import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -104,6 +105,7 @@ CATALOG: dict[str, Dataset] = {
             "DIV2K training HR (0001-0800), the training set of every paper here",
             (_div2k("DIV2K_train_HR.zip", "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335",
                     3530603713, (("DIV2K_train_HR/", "HR/"),)),),
+            images=800,
         ),
         Dataset(
             "Flickr2K",
@@ -111,6 +113,7 @@ CATALOG: dict[str, Dataset] = {
             (Archive("https://cv.snu.ac.kr/research/EDSR/Flickr2K.tar", "md5:5d3f39443d5e9489bff8963f8f26cb03",
                      (("Flickr2K/Flickr2K_HR/", "HR/"),),
                      checksum_source="Coloquinte/torchSR torchsr/datasets/flickr2k.py"),),
+            images=2650,
         ),
         Dataset(
             "Manga109",
@@ -297,29 +300,63 @@ def _open_member(handle):
 def safe_extract(path: Path, members: tuple[tuple[str, str], ...], destination: Path) -> list[Path]:
     """Extract the regular files under each archive prefix to ``destination/<folder>``.
 
-    Links, devices and anything whose resolved path leaves ``destination`` are refused."""
+    Links, devices and anything whose resolved path leaves ``destination`` are refused, and a refused (or
+    broken) archive leaves nothing behind: the files written before the refusal, and the folders made for
+    them, are removed again."""
     destination = destination.resolve()
-    written = []
-    for name, handle, kind in _members(path):
-        for prefix, folder in members:
-            if not name.startswith(prefix) or name == prefix:
-                continue
-            relative = PurePosixPath(folder) / PurePosixPath(name[len(prefix):])
-            target = (destination / relative).resolve()
-            if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts or \
-                    not target.is_relative_to(destination):
-                raise BenchError(f"{path}: member {name!r} would land outside {destination}; refusing the archive")
-            if kind == "dir":  # folders are made for the files they hold
-                continue
-            if kind != "file":
-                raise BenchError(f"{path}: member {name!r} is not a regular file; refusing the archive")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            with _open_member(handle) as source, tmp.open("wb") as out:
-                shutil.copyfileobj(source, out)
-            tmp.replace(target)
-            written.append(target)
+    written: list[Path] = []
+    made: list[Path] = []  # folders this call created, parents first
+    try:
+        for name, handle, kind in _members(path):
+            for prefix, folder in members:
+                if not name.startswith(prefix) or name == prefix:
+                    continue
+                relative = PurePosixPath(folder) / PurePosixPath(name[len(prefix):])
+                target = (destination / relative).resolve()
+                if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts or \
+                        not target.is_relative_to(destination):
+                    raise BenchError(f"{path}: member {name!r} would land outside {destination}; "
+                                     f"refusing the archive")
+                if kind == "dir":  # folders are made for the files they hold
+                    continue
+                if kind != "file":
+                    raise BenchError(f"{path}: member {name!r} is not a regular file; refusing the archive")
+                missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made += reversed(missing)
+                tmp = target.with_name(target.name + ".tmp")
+                try:
+                    with _open_member(handle) as source, tmp.open("wb") as out:
+                        shutil.copyfileobj(source, out)
+                    tmp.replace(target)
+                finally:
+                    tmp.unlink(missing_ok=True)
+                written.append(target)
+    except BaseException:
+        for done in written:
+            done.unlink(missing_ok=True)
+        for folder in reversed(made):  # deepest first; a folder that holds anything else stays
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise
     return written
+
+
+def _move_into_place(staging: Path, destination: Path) -> None:
+    """Move a fully extracted and checked ``staging`` folder to ``destination``: a rename when there is none
+    yet; else file by file, its old MANIFEST removed first and the new one moved last, so that no MANIFEST
+    ever lists files that are not the ones it hashed."""
+    if not destination.exists():
+        staging.rename(destination)
+        return
+    (destination / "MANIFEST.sha256").unlink(missing_ok=True)
+    files = sorted(p for p in staging.rglob("*") if p.is_file() and p.name != "MANIFEST.sha256")
+    for source in [*files, staging / "MANIFEST.sha256"]:
+        target = destination / source.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.replace(target)
 
 
 def download(name: str | Dataset, data_root=None, progress: bool = True) -> dict:
@@ -333,25 +370,61 @@ def download(name: str | Dataset, data_root=None, progress: bool = True) -> dict
         raise BenchError(f"{entry.name} has no public download: {entry.how_to_get}")
     root = _target_root(data_root)
     destination = root / entry.name
-    written: list[Path] = []
-    for archive in entry.archives:
-        path = fetch(archive, root / ".downloads", progress)
-        if archive.checksum is None:
-            print(f"note: {archive.url} has no published checksum; sha256 of what arrived: "
-                  f"{_hash_file(path)}", file=sys.stderr)
-        written += safe_extract(path, archive.members, destination)
-    prefixes = ", ".join(p for a in entry.archives for p, _ in a.members)
-    if not written:
-        raise BenchError(f"the archive for {entry.name} held none of the expected folders ({prefixes})")
-    images = sum(p.suffix.lower() in _IMAGE_SUFFIXES for p in written)
-    if entry.images is not None and images != entry.images:
-        raise BenchError(f"{entry.name} should be {entry.images} images, but the archive gave {images} under "
-                         f"{prefixes}: its layout is not the catalogued one. What was extracted stays in "
-                         f"{destination}, with no MANIFEST.sha256; check it by hand before using it")
-    manifest = destination / "MANIFEST.sha256"
-    lines = sorted(f"{_hash_file(p)}  {p.relative_to(destination).as_posix()}" for p in written)
-    manifest.write_text("\n".join(lines) + "\n")
-    return {"name": entry.name, "location": str(destination), "files": len(written), "manifest": str(manifest)}
+    # Extracted into a hidden sibling first and moved into place only once every archive was extracted and
+    # checked: a refused or broken download leaves no images behind for the loaders to pick up.
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(f".{entry.name}.partial-*"):  # left by a killed download; the loaders never read it
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{entry.name}.partial-"))
+    try:
+        written: list[Path] = []
+        for archive in entry.archives:
+            path = fetch(archive, root / ".downloads", progress)
+            if archive.checksum is None:
+                print(f"note: {archive.url} has no published checksum; sha256 of what arrived: "
+                      f"{_hash_file(path)}", file=sys.stderr)
+            written += safe_extract(path, archive.members, staging)
+        prefixes = ", ".join(p for a in entry.archives for p, _ in a.members)
+        if not written:
+            raise BenchError(f"the archive for {entry.name} held none of the expected folders ({prefixes})")
+        images = sum(p.suffix.lower() in _IMAGE_SUFFIXES for p in written)
+        if entry.images is not None and images != entry.images:
+            raise BenchError(f"{entry.name} should be {entry.images} images, but the archive gave {images} under "
+                             f"{prefixes}: its layout is not the catalogued one, and nothing was extracted "
+                             f"(the archive stays in {root / '.downloads'})")
+        staged = staging.resolve()
+        relative = sorted({p.relative_to(staged).as_posix() for p in written})
+        lines = [f"{_hash_file(staged / r)}  {r}" for r in relative]
+        (staging / "MANIFEST.sha256").write_text("\n".join(lines) + "\n")
+        _move_into_place(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {"name": entry.name, "location": str(destination), "files": len(relative),
+            "manifest": str(destination / "MANIFEST.sha256")}
+
+
+def _manifest_entries(manifest: Path, folder: Path) -> list[tuple[str, str]]:
+    """(sha256, path) of every line of a MANIFEST.sha256; a malformed line, or a path that would leave
+    ``folder`` (absolute, ``..``, or through a link), is refused before anything is hashed."""
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise BenchError(f"cannot read {manifest}: {err}") from None
+    inside = folder.resolve()
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        digest, _, relative = line.partition("  ")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest) or not relative:
+            raise BenchError(f"{manifest}, line {number} is not '<sha256>  <path>': {line[:100]!r}; "
+                             f"the MANIFEST is damaged (download the set again to rewrite it)")
+        pure = PurePosixPath(relative)
+        if pure.is_absolute() or ".." in pure.parts or not (folder / relative).resolve().is_relative_to(inside):
+            raise BenchError(f"{manifest}, line {number} names {relative!r}, outside {folder}; refusing to "
+                             f"verify against this MANIFEST")
+        entries.append((digest, relative))
+    return entries
 
 
 def verify(name: str, data_root=None) -> dict:
@@ -378,8 +451,7 @@ def verify(name: str, data_root=None) -> dict:
         raise BenchError(f"{folder} has no MANIFEST.sha256 (it was not made by `data download`); "
                          f"nothing to verify against")
     ok, mismatched, missing = 0, [], []
-    for line in manifest.read_text().splitlines():
-        digest, relative = line.split("  ", 1)
+    for digest, relative in _manifest_entries(manifest, folder):
         path = folder / relative
         if not path.is_file():
             missing.append(relative)

@@ -15,10 +15,13 @@ N processes see, together, exactly the batch one process would see.
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from bench import BenchError
@@ -26,7 +29,7 @@ from bench.data.benchmarks import find_dataset, load_image, load_test_set, make_
 from bench.data.imresize import imresize, output_length
 
 __all__ = ["ArbitraryScaleSampler", "PatchSampler", "QueryBatch", "ScaleDraw", "TRAINING_SETS", "UNIONS",
-           "load_training_images", "pixel_centres"]
+           "batch_stream", "expand_set_names", "load_training_images", "pixel_centres", "training_images"]
 
 # Training-only sets (HR folders under a data root, see bench.data.catalog), canonical name -> spellings.
 TRAINING_SETS: dict[str, tuple[str, ...]] = {
@@ -44,11 +47,11 @@ UNIONS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class _Image:
-    hr: torch.Tensor  # uint8 [3, H, W], mod-cropped
-    lr: torch.Tensor  # uint8 [3, H/s, W/s], MATLAB bicubic of hr (computed once)
+    hr: np.ndarray  # uint8 [3, H, W], mod-cropped
+    lr: np.ndarray  # uint8 [3, H/s, W/s], MATLAB bicubic of hr
 
 
-def _expand_set_names(names: list[str]) -> list[str]:
+def expand_set_names(names: list[str]) -> list[str]:
     """Canonical set names, unions (``DF2K``) split into their parts, each set once, in order."""
     expanded: list[str] = []
     for name in names:
@@ -81,7 +84,7 @@ def load_training_images(names: list[str], scale: int = 1, data_root=None) -> li
     mod-crop) for arbitrary-scale training.
     """
     images = []
-    for name in _expand_set_names(names):
+    for name in expand_set_names(names):
         if name in TRAINING_SETS:
             images += _load_hr_folder(name, scale, data_root)
         else:
@@ -89,18 +92,61 @@ def load_training_images(names: list[str], scale: int = 1, data_root=None) -> li
     return images
 
 
+def training_images(names: list[str], scale: int, data_root=None) -> list:
+    """The training images of the named sets for ``PatchSampler``: each set's prepared arrays
+    (``bench.data.prepared``, memory-mapped) where it has them at ``scale``, else its HR tensors (the
+    sampler then makes each LR in this process, with a note saying how to prepare the set once)."""
+    from bench.data.prepared import open_prepared
+
+    images: list = []
+    for name in expand_set_names(names):
+        folder = training_folder(name, data_root)
+        prepared = open_prepared(folder, scale) if folder is not None else None
+        if prepared is not None:
+            images += prepared.images
+            continue
+        hrs = load_training_images([name], scale, data_root)
+        if name not in ("samples", "samples-train"):
+            print(f"note: {name} is not prepared at x{scale}: decoding and resizing its {len(hrs)} images in this "
+                  f"process; `python -m bench data prepare {name} --scale {scale}` does it once for every run",
+                  file=sys.stderr)
+        images += hrs
+    return images
+
+
+def training_folder(name: str, data_root=None):
+    """The folder of a set under the data roots (a training set, or a test set used for training), or None for
+    the embedded sets. A training set that is missing raises its download hint."""
+    from bench.data.benchmarks import canonical_name
+
+    if name in TRAINING_SETS:
+        return find_dataset(name, data_root)
+    if name.lower() in ("samples", "samples-test", "samples-train"):
+        return None
+    try:
+        return find_dataset(canonical_name(name), data_root)
+    except BenchError:
+        return None  # load_training_images says what is missing
+
+
 class PatchSampler:
-    def __init__(self, images: list[torch.Tensor], scale: int, lr_patch: int, augment: bool = True):
+    """(LR, HR) patch pairs at a fixed scale. ``images``: HR tensors (uint8 ``[C, H, W]``; the LR of each is
+    made here) or prepared images (``.hr``/``.lr`` uint8 arrays, e.g. memory-mapped ``PreparedImage``s)."""
+
+    def __init__(self, images: list, scale: int, lr_patch: int, augment: bool = True):
         if not images:
             raise BenchError("no training images")
         self.scale, self.lr_patch, self.augment = scale, lr_patch, augment
         self.images = []
-        for hr in images:
-            hr = hr.expand(3, *hr.shape[-2:]) if hr.shape[0] == 1 else hr
-            hr = mod_crop(hr, scale)
-            if min(hr.shape[-2:]) < lr_patch * scale:
-                continue  # too small for one patch
-            self.images.append(_Image(hr, make_lr(hr, scale)))
+        for image in images:
+            if isinstance(image, torch.Tensor):
+                hr = image.expand(3, *image.shape[-2:]) if image.shape[0] == 1 else image
+                hr = mod_crop(hr, scale)
+                if min(hr.shape[-2:]) < lr_patch * scale:
+                    continue  # too small for one patch: not worth its LR
+                image = _Image(hr.numpy(), make_lr(hr, scale).numpy())
+            if min(image.hr.shape[-2:]) >= lr_patch * scale:
+                self.images.append(image)
         if not self.images:
             raise BenchError(f"no training image is at least {lr_patch * scale} px on each side")
 
@@ -111,34 +157,49 @@ class PatchSampler:
         dihedral = torch.randint(8, (batch,), generator=generator)
         rows = []
         for i, (u, v), d in zip(index.tolist(), unit.tolist(), dihedral.tolist(), strict=True):
-            lr = self.images[i].lr
-            top = int(u * (lr.shape[-2] - self.lr_patch + 1))
-            left = int(v * (lr.shape[-1] - self.lr_patch + 1))
+            height, width = self.images[i].lr.shape[-2:]
+            top = int(u * (height - self.lr_patch + 1))
+            left = int(v * (width - self.lr_patch + 1))
             rows.append((i, top, left, d if self.augment else 0))
         return torch.tensor(rows)
 
-    def build(self, draws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(LR, HR) float batches in [0, 1] for the given draws."""
+    def build_uint8(self, draws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(LR, HR) uint8 batches for the given draws: what a loader hands to the device (a quarter of the
+        bytes of float), which converts them (``x.float() / 255``)."""
         p, s = self.lr_patch, self.scale
-        lrs, hrs = [], []
-        for i, top, left, d in draws.tolist():
+        rows = draws.tolist()
+        lrs = np.empty((len(rows), 3, p, p), np.uint8)
+        hrs = np.empty((len(rows), 3, p * s, p * s), np.uint8)
+        for j, (i, top, left, d) in enumerate(rows):
             image = self.images[i]
             lr = image.lr[:, top: top + p, left: left + p]
             hr = image.hr[:, top * s: (top + p) * s, left * s: (left + p) * s]
             if d & 4:
-                lr, hr = lr.flip(-1), hr.flip(-1)
-            lrs.append(lr.rot90(d & 3, dims=(-2, -1)))
-            hrs.append(hr.rot90(d & 3, dims=(-2, -1)))
-        return torch.stack(lrs).float() / 255, torch.stack(hrs).float() / 255
+                lr, hr = lr[..., ::-1], hr[..., ::-1]
+            lrs[j] = np.rot90(lr, d & 3, axes=(-2, -1))
+            hrs[j] = np.rot90(hr, d & 3, axes=(-2, -1))
+        return torch.from_numpy(lrs), torch.from_numpy(hrs)
+
+    def build(self, draws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(LR, HR) float batches in [0, 1] for the given draws."""
+        return tuple(x.float() / 255 for x in self.build_uint8(draws))
 
     def batch(self, generator: torch.Generator, batch: int, rank: int = 0, world: int = 1
               ) -> tuple[torch.Tensor, torch.Tensor]:
         """This rank's share of the next global batch of ``batch`` patches."""
-        if batch % world:
-            raise BenchError(f"global batch {batch} does not split over {world} processes")
-        draws = self.draw(generator, batch)
-        share = batch // world
-        return self.build(draws[rank * share: (rank + 1) * share])
+        return self.build(_share(self.draw(generator, _splits(batch, world)), rank, world))
+
+
+def _splits(batch: int, world: int) -> int:
+    if batch % world:
+        raise BenchError(f"global batch {batch} does not split over {world} processes")
+    return batch
+
+
+def _share(draws, rank: int, world: int):
+    """Rank ``rank``'s contiguous slice of a global batch's draws: the DDP slicing contract."""
+    share = len(draws) // world
+    return draws[rank * share: (rank + 1) * share]
 
 
 # ---- arbitrary scale (LIIF-style) ----------------------------------------------------------------------------
@@ -221,10 +282,11 @@ class ArbitraryScaleSampler:
         self.lr_patch, self.queries, self.augment, self.per = lr_patch, queries, augment, per
         self.min_scale, self.max_scale = float(min_scale), float(max_scale)
         largest = round(lr_patch * max_scale)
-        self.images = []
-        for hr in images:
+        self.images = []  # HR tensors, or prepared images' memory-mapped HR arrays (3 channels)
+        for image in images:
+            hr = image if isinstance(image, torch.Tensor) else image.hr
             if min(hr.shape[-2:]) >= largest:
-                self.images.append(hr.expand(3, *hr.shape[-2:]) if hr.shape[0] == 1 else hr)
+                self.images.append(hr.expand(3, *hr.shape[-2:]) if hr.shape[0] == 1 else image)
         if not self.images:
             raise BenchError(f"no training image is at least {largest} px on each side, the HR crop of an "
                              f"{lr_patch} px LR patch at the largest scale x{max_scale:g}")
@@ -242,14 +304,22 @@ class ArbitraryScaleSampler:
         for s, i, (u, v), d, seed in zip(scales.tolist(), index.tolist(), unit.tolist(), dihedral.tolist(),
                                          seeds.tolist(), strict=True):
             size = round(self.lr_patch * s)
-            height, width = self.images[i].shape[-2:]
+            image = self.images[i]
+            height, width = (image if isinstance(image, torch.Tensor) else image.hr).shape[-2:]
             top, left = int(u * (height - size + 1)), int(v * (width - size + 1))
             draws.append(ScaleDraw(i, top, left, size, d if self.augment else 0, seed, s))
         return draws
 
     def crop(self, draw: ScaleDraw) -> torch.Tensor:
         """The uint8 [3, size, size] HR crop of a draw, turned by its dihedral transform."""
-        hr = self.images[draw.image][:, draw.top: draw.top + draw.size, draw.left: draw.left + draw.size]
+        image = self.images[draw.image]
+        if not isinstance(image, torch.Tensor):  # a prepared image: copy the crop out of its mapped HR
+            image = torch.from_numpy(np.ascontiguousarray(
+                image.hr[:, draw.top: draw.top + draw.size, draw.left: draw.left + draw.size]))
+            top = left = 0
+        else:
+            top, left = draw.top, draw.left
+        hr = image[:, top: top + draw.size, left: left + draw.size]
         if draw.dihedral & 4:
             hr = hr.flip(-1)
         return hr.rot90(draw.dihedral & 3, dims=(-2, -1))
@@ -276,8 +346,52 @@ class ArbitraryScaleSampler:
 
     def batch(self, generator: torch.Generator, batch: int, rank: int = 0, world: int = 1) -> QueryBatch:
         """This rank's share of the next global batch of ``batch`` samples."""
-        if batch % world:
-            raise BenchError(f"global batch {batch} does not split over {world} processes")
-        draws = self.draw(generator, batch)
-        share = batch // world
-        return self.build(draws[rank * share: (rank + 1) * share])
+        return self.build(_share(self.draw(generator, _splits(batch, world)), rank, world))
+
+
+# ---- the loader: batches built in worker processes, the random numbers drawn here ------------------------------
+
+class _Draws:
+    """The global batches' random numbers, drawn in the training process, each with the generator state after
+    it: a checkpoint saves the state after the last batch *trained on*, however far the loader read ahead."""
+
+    def __init__(self, sampler, generator: torch.Generator, batch: int):
+        self.sampler, self.generator, self.batch = sampler, generator, batch
+
+    def __iter__(self) -> Iterator:
+        while True:
+            draws = self.sampler.draw(self.generator, self.batch)
+            yield draws, self.generator.get_state()
+
+
+class _Shares(torch.utils.data.Dataset):
+    """Builds one rank's share of a global batch from its draws (in a DataLoader worker, or in place)."""
+
+    def __init__(self, sampler, rank: int, world: int):
+        self.sampler, self.rank, self.world = sampler, rank, world
+
+    def __getitem__(self, item):
+        draws, state = item
+        share = _share(draws, self.rank, self.world)
+        built = self.sampler.build_uint8(share) if hasattr(self.sampler, "build_uint8") else self.sampler.build(share)
+        return built, state
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)  # a worker builds batches; the training process has the cores
+
+
+def batch_stream(sampler, generator: torch.Generator, batch: int, rank: int = 0, world: int = 1, workers: int = 0,
+                 pin_memory: bool = False) -> Iterator:
+    """This rank's shares of the global batches, in order, as ``(batch, generator state after it)``.
+
+    Exactly the batches ``sampler.batch(generator, batch, rank, world)`` gives one call after another (a
+    ``PatchSampler``'s as uint8: convert on the device), built in ``workers`` DataLoader processes (0: here)
+    that read ahead while the model trains. Only this process draws random numbers, so the batches do not
+    depend on the number of workers. The generator runs ahead of the training: resume from the state that
+    comes with the last batch trained on."""
+    loader = torch.utils.data.DataLoader(
+        _Shares(sampler, rank, world), batch_size=None, sampler=_Draws(sampler, generator, _splits(batch, world)),
+        num_workers=workers, pin_memory=pin_memory, worker_init_fn=_one_thread if workers else None,
+        prefetch_factor=4 if workers else None, persistent_workers=False)
+    return iter(loader)
