@@ -14,6 +14,7 @@ from typing import Any
 
 from bench import BenchError, registry
 from bench.measurements import budget
+from bench.metrics import PROTOCOLS
 
 
 def _emit(payload: dict[str, Any], as_json: bool, text: str) -> None:
@@ -290,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the scale of the --weights checkpoint where it carries its spec, else 4)")
     p.add_argument("--weights", help="checkpoint: ours (carries its spec: the model is built from it) or the "
                    "authors' release")
-    p.add_argument("--protocol", default="basicsr", help="basicsr (default), matlab, div2k-rgb, liif-y, lapsrn")
+    p.add_argument("--protocol", default="basicsr", help=f"{', '.join(PROTOCOLS)} (default basicsr; the README's "
+                   "protocol table says who uses each)")
     p.add_argument("--lr", default="auto", choices=["auto", "paired", "generated"],
                    help="LR images: the set's MATLAB-made files if present (auto), or our imresize")
     p.add_argument("--data-root", help="folder holding <Set>/HR (default: $BENCH_DATA_ROOT, else ./datasets)")
