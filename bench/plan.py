@@ -120,6 +120,7 @@ def plan(spec: dict, config, data_root=None, world_size: int = 1, device_class: 
          utilisation: float = UTILISATION) -> dict[str, Any]:
     """The plan of training ``spec`` with ``config`` on ``world_size`` processes (one GPU each)."""
     from bench.data.training import expand_set_names
+    from bench.train import sampling_scale
 
     if device_class not in DEVICE_CLASSES:
         raise BenchError(f"unknown device class {device_class!r}; choose one of: {', '.join(DEVICE_CLASSES)}")
@@ -129,7 +130,7 @@ def plan(spec: dict, config, data_root=None, world_size: int = 1, device_class: 
         raise BenchError(f"global batch {config.batch_size} does not split over {world_size} processes")
     card = registry.get(spec["name"])
     scale = spec["args"]["scale"]
-    data_scale = 1 if config.sampler == "arbitrary" else scale
+    data_scale = sampling_scale(config, scale)
     sources = recipe_sources(card)
     defaults = dataclasses.asdict(type(config)(0, 0, 0, 0.0))
     recipe = [{"field": k, "value": v,

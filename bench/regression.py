@@ -56,10 +56,6 @@ def _measurements(records: list[dict[str, Any]]) -> dict[tuple[Key, str], Measur
     return found
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def check_baseline(baseline: Any, path: Path | str) -> dict[str, Any]:
     """``baseline`` if it has the shape ``baseline_from`` writes, with finite values; else a BenchError naming
     what is wrong (a NaN baseline would fail every run, and a hand-edited entry must not become a traceback)."""
@@ -74,10 +70,10 @@ def check_baseline(baseline: Any, path: Path | str) -> dict[str, Any]:
             label = Key(**entry["key"]).label()
         except TypeError as err:
             raise BenchError(f"{where} has a key that is not a measurement key: {err}") from None
-        if not _is_number(entry.get("value")) or not math.isfinite(entry["value"]):
+        if not results.is_number(entry.get("value")) or not math.isfinite(entry["value"]):
             raise BenchError(f"{where} ({label}) has the value {entry.get('value')!r}, not a finite number")
         for bound in ("tolerance", "limit"):
-            if entry.get(bound) is not None and not _is_number(entry[bound]):
+            if entry.get(bound) is not None and not results.is_number(entry[bound]):
                 raise BenchError(f"{where} ({label}) has the {bound} {entry[bound]!r}, not a number")
     return baseline
 

@@ -24,7 +24,7 @@ import torch
 
 from bench import BenchError
 
-__all__ = ["results_dir", "provenance", "append", "load_records", "record_problem"]
+__all__ = ["results_dir", "provenance", "append", "load_records", "record_problem", "is_number"]
 
 
 def results_dir(directory: str | os.PathLike | None = None) -> Path:
@@ -91,7 +91,8 @@ _NUMBERS = ("psnr", "ssim", "params", "params_trainable", "params_leaf_modules",
             "max_abs_diff", "margin", "before_ms", "after_ms")
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """An int or float (not a bool) that converts to a float; NaN and infinities included."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     try:
@@ -114,7 +115,7 @@ def record_problem(record: Any) -> str | None:
     if "scale" in record and (isinstance(record["scale"], bool) or not isinstance(record["scale"], (int, float, str))):
         return f"'scale' is {record['scale']!r}, not a number"
     for field in _NUMBERS:
-        if record.get(field) is not None and not _is_number(record[field]):
+        if record.get(field) is not None and not is_number(record[field]):
             return f"'{field}' is {record[field]!r}, not a number"
     spent = record.get("budget")
     if spent is not None and not isinstance(spent, str):

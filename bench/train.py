@@ -307,17 +307,27 @@ def _validate(model: nn.Module, spec: dict, config: TrainConfig, scale: int, dat
     return result["psnr"]
 
 
-def _make_sampler(config: TrainConfig, scale: int, data_root):
+def sampling_scale(config: TrainConfig, scale: int) -> int:
+    """The scale a recipe's training images are prepared at: the model's for (LR, HR) patches; 1 (the HR alone)
+    for arbitrary-scale sampling, which resizes each crop itself."""
+    if config.sampler not in ("patch", "arbitrary"):
+        raise BenchError(f"unknown sampler {config.sampler!r}; use 'patch' or 'arbitrary'")
+    return scale if config.sampler == "patch" else 1
+
+
+def _make_sampler(config: TrainConfig, scale: int, data_root, local_rank: int = 0, progress: bool = True):
+    """The recipe's sampler, its sets prepared first where they are not (see ``prepare_for_training``)."""
+    from bench.data.prepared import prepare_for_training
     from bench.data.training import ArbitraryScaleSampler, PatchSampler, training_images
 
+    at = sampling_scale(config, scale)
+    prepare_for_training(list(config.train_sets), at, data_root, local_rank, progress)
+    images = training_images(list(config.train_sets), at, data_root)
     if config.sampler == "patch":
-        images = training_images(list(config.train_sets), scale, data_root)
         return PatchSampler(images, scale, config.lr_patch, config.augment)
-    if config.sampler == "arbitrary":
-        low, high = config.scale_range
-        return ArbitraryScaleSampler(training_images(list(config.train_sets), 1, data_root), config.lr_patch,
-                                     config.queries, low, high, per=config.scale_per, augment=config.augment)
-    raise BenchError(f"unknown sampler {config.sampler!r}; use 'patch' or 'arbitrary'")
+    low, high = config.scale_range
+    return ArbitraryScaleSampler(images, config.lr_patch, config.queries, low, high, per=config.scale_per,
+                                 augment=config.augment)
 
 
 def loader_workers(config: TrainConfig, device: torch.device) -> int:
@@ -391,13 +401,7 @@ def train(spec: dict, config: TrainConfig, run_dir: str | os.PathLike, data_root
         (run_dir / "config.json").write_text(json.dumps({"spec": spec, "config": config.as_dict(),
                                                          "world_size": world}, indent=1))
     best_psnr = (_pointer(folder).get("best") or {}).get("val_psnr", -math.inf) if latest is not None else -math.inf
-    from bench.data.prepared import prepare_for_training
-
-    data_scale = {"patch": scale, "arbitrary": 1}.get(config.sampler)  # arbitrary-scale sampling reads the HR alone
-    if data_scale is None:
-        raise BenchError(f"unknown sampler {config.sampler!r}; use 'patch' or 'arbitrary'")
-    prepare_for_training(list(config.train_sets), data_scale, data_root, local_rank, progress and local_rank == 0)
-    sampler = _make_sampler(config, scale, data_root)
+    sampler = _make_sampler(config, scale, data_root, local_rank, progress and local_rank == 0)
     workers = loader_workers(config, device)
     stream = batch_stream(sampler, generator, config.batch_size, rank, world, workers,
                           pin_memory=device.type == "cuda")

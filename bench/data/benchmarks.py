@@ -32,7 +32,8 @@ from bench.data.imresize import imresize
 
 __all__ = [
     "BENCHMARKS", "SAMPLES_TEST", "SAMPLES_TRAIN", "Pair", "TestSet",
-    "data_roots", "find_dataset", "load_image", "load_test_set", "make_lr", "mod_crop", "canonical_name",
+    "data_roots", "find_dataset", "is_embedded", "load_image", "load_test_set", "make_lr", "mod_crop",
+    "canonical_name",
 ]
 
 # Canonical name -> accepted spellings (compared case-insensitively).
@@ -80,6 +81,14 @@ def canonical_name(name: str) -> str:
         if lowered == canonical.lower() or lowered in spellings:
             return canonical
     raise BenchError(f"unknown dataset {name!r}; known: {', '.join(BENCHMARKS)}")
+
+
+def is_embedded(name: str) -> bool:
+    """Whether ``name`` is one of the embedded scikit-image sets (no folder under a data root)."""
+    try:
+        return canonical_name(name) in ("samples", "samples-train")
+    except BenchError:
+        return False
 
 
 def data_roots(data_root: str | os.PathLike | None = None) -> list[Path]:

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from bench import BenchError
-from bench.data.benchmarks import canonical_name, find_dataset, load_image, make_lr, mod_crop
+from bench.data.benchmarks import is_embedded, load_image, make_lr, mod_crop
 from bench.progress import Progress
 
 __all__ = ["FORMAT", "PreparedImage", "image_paths", "open_prepared", "prepare", "prepare_for_training",
@@ -151,7 +151,7 @@ def _sets_of(name: str) -> list[str]:
 
     names = expand_set_names([name])
     for part in names:
-        if part.lower() in ("samples", "samples-test", "samples-train"):
+        if is_embedded(part):
             raise BenchError(f"{part} is embedded (scikit-image's images, no folder): it needs no preparing")
     return names
 
@@ -191,16 +191,10 @@ def prepare_for_training(names: list[str], scale: int, data_root=None, local_ran
         waited += 2
 
 
-def _set_folder(name: str, data_root) -> Path:
-    try:
-        name = canonical_name(name)
-    except BenchError:
-        pass  # a training set (DIV2K-train, Flickr2K, ...), found by its own name
-    return find_dataset(name, data_root)
-
-
 def _prepare_set(name: str, scale: int, data_root, workers: int | None, progress: bool, verify: bool) -> dict:
-    folder = _set_folder(name, data_root)
+    from bench.data.training import training_folder
+
+    folder = training_folder(name, data_root, required=True)
     paths = {p.stem: p for p in image_paths(folder / "HR")}
     existing = open_prepared(folder, scale)
     if existing is not None:

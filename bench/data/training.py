@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from bench import BenchError
-from bench.data.benchmarks import find_dataset, load_image, load_test_set, make_lr, mod_crop
+from bench.data.benchmarks import find_dataset, is_embedded, load_image, load_test_set, make_lr, mod_crop
 from bench.data.imresize import imresize, output_length
 
 __all__ = ["ArbitraryScaleSampler", "PatchSampler", "QueryBatch", "ScaleDraw", "TRAINING_SETS", "UNIONS",
@@ -106,7 +106,7 @@ def training_images(names: list[str], scale: int, data_root=None) -> list:
             images += prepared.images
             continue
         hrs = load_training_images([name], scale, data_root)
-        if name not in ("samples", "samples-train"):
+        if not is_embedded(name):
             print(f"note: {name} is not prepared at x{scale}: decoding and resizing its {len(hrs)} images in this "
                   f"process; `python -m bench data prepare {name} --scale {scale}` does it once for every run",
                   file=sys.stderr)
@@ -114,19 +114,22 @@ def training_images(names: list[str], scale: int, data_root=None) -> list:
     return images
 
 
-def training_folder(name: str, data_root=None):
+def training_folder(name: str, data_root=None, required: bool = False):
     """The folder of a set under the data roots (a training set, or a test set used for training), or None for
-    the embedded sets. A training set that is missing raises its download hint."""
+    the embedded sets. A training set that is missing raises its download hint; a missing test set too when
+    ``required``, else None (load_training_images then says what is missing)."""
     from bench.data.benchmarks import canonical_name
 
     if name in TRAINING_SETS:
         return find_dataset(name, data_root)
-    if name.lower() in ("samples", "samples-test", "samples-train"):
+    if is_embedded(name):
         return None
     try:
         return find_dataset(canonical_name(name), data_root)
     except BenchError:
-        return None  # load_training_images says what is missing
+        if required:
+            raise
+        return None
 
 
 class PatchSampler:
