@@ -38,6 +38,7 @@ from torch import nn
 from bench import BenchError
 from bench.data.imresize import imresize
 from bench.registry import option, register
+from reproductions.baselines.zoo import matconvnet_filters, matlab_vector, planes
 
 __all__ = ["LapSRN", "remap_lapsrn", "transposed_crop"]
 
@@ -80,8 +81,8 @@ class LapSRN(nn.Module):
         self.levels = nn.ModuleList(_Level(depth, features, upconv_kernel) for _ in range(levels))
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = lr.shape
-        image = lr.reshape(n * c, 1, h, w).to(self.input_conv.weight.dtype)
+        h, w = lr.shape[-2:]
+        image, (n, c) = planes(lr.to(self.input_conv.weight.dtype))
         features = F.leaky_relu(self.input_conv(image), self.leak)
         for level in self.levels:
             for conv in level.convs:
@@ -113,13 +114,6 @@ def _check_graph(net: np.ndarray) -> None:
                                  f"input (upsample {block['upsample']}, crop {block['crop']})")
 
 
-def _weight(value: np.ndarray) -> torch.Tensor:
-    """MatConvNet ``[h, w, a, b]`` (MATLAB drops trailing singletons) -> torch ``[b, a, h, w]``."""
-    w = np.asarray(value, dtype=np.float64)
-    w = w.reshape(*w.shape, *([1] * (4 - w.ndim)))
-    return torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-
-
 def remap_lapsrn(state: dict[str, Any]) -> dict[str, Any]:
     """``LapSRN_x*.mat`` (struct ``net``; ``params`` named ``input_conv_f``, ``level<k>_conv<j>_f``,
     ``level<k>_upconv_f``, ``level<k>_residual_conv_f``, ``level<k>_img_up_f`` and their ``_b`` biases) -> our
@@ -144,8 +138,7 @@ def remap_lapsrn(state: dict[str, Any]) -> dict[str, Any]:
             part = (f"convs.{int(found.group(3)) - 1}" if found.group(3) else
                     {"residual_conv": "residual"}.get(part, part))
             key = f"levels.{levels.index(int(found.group(1)))}.{part}"
-        out[f"{key}.{kind}"] = _weight(value) if kind == "weight" else torch.from_numpy(
-            np.asarray(value, dtype=np.float64).reshape(-1))
+        out[f"{key}.{kind}"] = matconvnet_filters(value) if kind == "weight" else matlab_vector(value)
     return out
 
 

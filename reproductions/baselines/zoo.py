@@ -37,10 +37,11 @@ from bench import BenchError
 from bench.data.imresize import imresize
 from bench.registry import option, register
 
-__all__ = ["SRCNN", "FSRCNN", "VDSR", "remap_srcnn", "remap_fsrcnn", "remap_vdsr", "matlab_filters"]
+__all__ = ["SRCNN", "FSRCNN", "VDSR", "remap_srcnn", "remap_fsrcnn", "remap_vdsr", "matlab_filters",
+           "matconvnet_filters", "matlab_vector", "planes"]
 
 
-def _planes(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+def planes(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
     """``[N, C, h, w]`` -> ``[N*C, 1, h, w]`` (each plane on its own), and ``(N, C)`` to fold back."""
     n, c = x.shape[:2]
     return x.reshape(n * c, 1, *x.shape[-2:]), (n, c)
@@ -65,7 +66,7 @@ class SRCNN(nn.Module):
         self.conv3 = nn.Conv2d(n2, 1, f3)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        x, (n, c) = _planes(lr)
+        x, (n, c) = planes(lr)
         x = imresize(x, self.scale).to(self.conv1.weight.dtype)
         x = F.relu(_replicate_conv(self.conv1, x))
         x = F.relu(_replicate_conv(self.conv2, x))
@@ -86,7 +87,7 @@ class FSRCNN(nn.Module):
         self.deconv = nn.ConvTranspose2d(d, 1, deconv_size, stride=scale)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        x, (n, c) = _planes(lr.to(self.deconv.weight.dtype))
+        x, (n, c) = planes(lr.to(self.deconv.weight.dtype))
         h, w = x.shape[-2:]
         for conv, act in zip(self.convs, self.acts, strict=True):
             x = act(_replicate_conv(conv, x))
@@ -109,7 +110,7 @@ class VDSR(nn.Module):
                                     nn.Conv2d(features, 1, 3, padding=1)])
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        x, (n, c) = _planes(lr)
+        x, (n, c) = planes(lr)
         upsampled = imresize(x, self.scale).to(self.convs[0].weight.dtype)
         x = upsampled
         for i, conv in enumerate(self.convs):
@@ -131,7 +132,15 @@ def matlab_filters(weights: Any) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(grid.swapaxes(-1, -2)))
 
 
-def _vector(values: Any) -> torch.Tensor:
+def matconvnet_filters(weights: Any) -> torch.Tensor:
+    """MatConvNet's ``[h, w, in, out]`` (``vl_nnconv`` correlates, row index first; MATLAB drops trailing
+    singletons) -> a conv weight ``[out, in, h, w]``."""
+    w = np.asarray(weights, dtype=np.float64)
+    w = w.reshape(*w.shape, *([1] * (4 - w.ndim)))
+    return torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+
+
+def matlab_vector(values: Any) -> torch.Tensor:
     return torch.from_numpy(np.asarray(values, dtype=np.float64).reshape(-1))
 
 
@@ -148,9 +157,9 @@ def remap_srcnn(state: dict[str, Any]) -> dict[str, Any]:
     w1 = np.asarray(state["weights_conv1"])
     w3 = np.asarray(state["weights_conv3"])
     return {
-        "conv1.weight": matlab_filters(w1[None]), "conv1.bias": _vector(state["biases_conv1"]),
-        "conv2.weight": matlab_filters(state["weights_conv2"]), "conv2.bias": _vector(state["biases_conv2"]),
-        "conv3.weight": matlab_filters(w3[..., None]), "conv3.bias": _vector(state["biases_conv3"]),
+        "conv1.weight": matlab_filters(w1[None]), "conv1.bias": matlab_vector(state["biases_conv1"]),
+        "conv2.weight": matlab_filters(state["weights_conv2"]), "conv2.bias": matlab_vector(state["biases_conv2"]),
+        "conv3.weight": matlab_filters(w3[..., None]), "conv3.bias": matlab_vector(state["biases_conv3"]),
     }
 
 
@@ -163,12 +172,12 @@ def remap_fsrcnn(state: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for i, (w, b, a) in enumerate(zip(weights[:-1], biases[:-1], slopes[:-1], strict=True)):
         out[f"convs.{i}.weight"] = matlab_filters(w)
-        out[f"convs.{i}.bias"] = _vector(b)
-        out[f"acts.{i}.weight"] = _vector(a)
+        out[f"convs.{i}.bias"] = matlab_vector(b)
+        out[f"acts.{i}.weight"] = matlab_vector(a)
     # FSRCNN.m reads the deconvolution as [1, k*k, channels] and takes filter i = weight(1, :, i)
     deconv = matlab_filters(weights[-1].transpose(2, 1, 0))  # -> [channels, k*k, 1] -> [1, channels, k, k]
     out["deconv.weight"] = deconv.transpose(0, 1).contiguous()  # ConvTranspose2d: [in, out, k, k]
-    out["deconv.bias"] = _vector(biases[-1])
+    out["deconv.bias"] = matlab_vector(biases[-1])
     return out
 
 
@@ -180,11 +189,8 @@ def remap_vdsr(state: dict[str, Any]) -> dict[str, Any]:
     model = state["model"].reshape(-1)[0]
     out: dict[str, Any] = {}
     for i, (w, b) in enumerate(zip(_cells(model["weight"]), _cells(model["bias"]), strict=True)):
-        w = np.asarray(w, dtype=np.float64)
-        if w.ndim == 3:  # MATLAB drops the trailing singleton (one output channel)
-            w = w[..., None]
-        out[f"convs.{i}.weight"] = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-        out[f"convs.{i}.bias"] = _vector(b)
+        out[f"convs.{i}.weight"] = matconvnet_filters(w)
+        out[f"convs.{i}.bias"] = matlab_vector(b)
     return out
 
 
