@@ -10,9 +10,11 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from bench import BenchError, registry
+from bench.complexity import COUNTERS
 from bench.measurements import budget
 from bench.metrics import PROTOCOLS
 
@@ -115,19 +117,28 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def cmd_complexity(args: argparse.Namespace) -> None:
+def _store_complexity(result: dict, args: argparse.Namespace) -> None:
     from bench import results
-    from bench.complexity import complexity
 
-    model = registry.make(args.model, scale=args.scale)
-    hr = _size(args.hr)
-    result = complexity(model, args.scale, hr=hr, lr_pad=args.lr_pad, use_cache=not args.no_cache,
-                        as_trained=args.as_trained)
     if not args.no_save:
         base, variant = registry.split_name(result["model"])
         record = {**result, "model": base, "variant": variant, "device": "cpu",
                   "budget": budget("none", "model size only: no training")}
         result["stored_as"] = str(results.append(record, "complexity", args.results_dir))
+
+
+def cmd_complexity(args: argparse.Namespace) -> None:
+    from bench.complexity import complexity
+
+    if args.all is not None:
+        return cmd_complexity_all(args)
+    if not args.model:
+        raise BenchError("complexity needs a model name, or --all for every registered model")
+    model = registry.make(args.model, scale=args.scale)
+    hr = _size(args.hr)
+    result = complexity(model, args.scale, hr=hr, lr_pad=args.lr_pad, use_cache=not args.no_cache,
+                        as_trained=args.as_trained, counter=args.counter or "fvcore")
+    _store_complexity(result, args)
     g = 1e9
     lines = [
         f"{result['model']} x{args.scale}, {result['form']}: HR {result['hr_size']}, LR {result['lr_size']} "
@@ -135,8 +146,8 @@ def cmd_complexity(args: argparse.Namespace) -> None:
         f"params {result['params']:,} (trainable {result['params_trainable']:,}; "
         f"leaf modules only, thop/SwinIR style: {result['params_leaf_modules']:,})",
         f"Mult-Adds {result['mult_adds'] / g:.3f} G ({result['counter']})",
-        *(f"  {op:<32} {v / g:10.3f} G" for op, v in result["by_operator"].items()),
-        "skipped by fvcore (not counted): " + (", ".join(result["skipped_ops"]) or "nothing"),
+        *(f"  {op:<32} {v / g:10.3f} G" for op, v in result.get("by_operator", {}).items()),
+        "skipped by fvcore (not counted): " + (", ".join(result.get("skipped_ops", {})) or "nothing"),
     ]
     if "cross_check" in result:
         check = result["cross_check"]
@@ -148,6 +159,38 @@ def cmd_complexity(args: argparse.Namespace) -> None:
     if "cached" in result:
         lines.append(f"(from cache {result['cached']})")
     _emit(result, args.json, "\n".join(lines))
+
+
+def cmd_complexity_all(args: argparse.Namespace) -> None:
+    """Every registered model, ablation row and scale (arbitrary-scale models at x2, x3, x4) at one HR size."""
+    from bench.complexity import complexity
+    from bench.progress import Progress
+
+    if args.model:
+        raise BenchError("give a model name or --all PATTERN, not both")
+    hr = _size(args.hr)
+    counter = args.counter or "fvcore-meta"
+    jobs = [(card.name, scale) for card in registry.list_models(args.all) for scale in (card.scales or (2, 3, 4))]
+    if not jobs:
+        raise BenchError(f"no registered model matches {args.all!r} (`python -m bench list` shows all)")
+    progress = Progress(len(jobs), f"counting at HR {args.hr} ({counter})", unit="count", enabled=not args.quiet,
+                        every=10.0)
+    rows, start = [], time.perf_counter()
+    for name, scale in jobs:
+        result = complexity(registry.make(name, scale=scale), scale, hr=hr, lr_pad=args.lr_pad,
+                            use_cache=not args.no_cache, as_trained=args.as_trained, counter=counter,
+                            cross_check=False)
+        _store_complexity(result, args)
+        rows.append(result)
+        progress.update(1, model=f"{name} x{scale}")
+    progress.close()
+    seconds = time.perf_counter() - start
+    cached = sum("cached" in r for r in rows)
+    lines = [f"{'model':<36} {'scale':>5} {'params':>12} {'Mult-Adds (G)':>14}  LR",
+             *(f"{r['model']:<36} {'x' + str(r['scale']):>5} {r['params']:>12,} "
+               f"{r['mult_adds'] / 1e9 if 'mult_adds' in r else float('nan'):>14.3f}  {r['lr_size']}" for r in rows),
+             f"{len(rows)} counts at HR {args.hr} ({rows[0]['counter']}), {cached} from the cache, in {seconds:.0f} s"]
+    _emit({"hr": args.hr, "counter": counter, "seconds": seconds, "rows": rows}, args.json, "\n".join(lines))
 
 
 def cmd_time(args: argparse.Namespace) -> None:
@@ -303,7 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("complexity", help="params and Mult-Adds (fvcore) at an HR output size")
-    p.add_argument("model")
+    p.add_argument("model", nargs="?", help="a registered model (or --all)")
+    p.add_argument("--all", nargs="?", const="*", metavar="PATTERN",
+                   help="every registered model, ablation row and scale (or those matching PATTERN, e.g. 'msra*'), "
+                        "counted with fvcore-meta unless --counter says otherwise")
+    p.add_argument("--counter", choices=COUNTERS,
+                   help="fvcore: a real forward pass (the reference; minutes for a transformer at 1024x720); "
+                        "fvcore-meta: fvcore's formulas on the meta device (seconds; equal to fvcore, tested); "
+                        "meta: FlopCounterMode (conv/linear/matmul only); analytic: the model's own formula "
+                        "(default: fvcore for one model, fvcore-meta for --all)")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--hr", default="1024x720", help="HR output WIDTHxHEIGHT (1280x720: the CARN/IMDN 720p rule)")
     p.add_argument("--lr-pad", default="none",

@@ -10,6 +10,9 @@ as MSRA-SR states; ``hr=(1280, 720)`` is the 720p convention of CARN and IMDN). 
   ``(HR // s // window + 1) * window`` per side: the convention behind SwinIR's and MSRA-SR's tables.
   ``lr_pad="swinir-16"`` applies it with a given window to a model without one (MSRA-SR counted RCAN so).
 
+The same count in seconds: ``counter="fvcore-meta"`` applies fvcore's formulas to a forward pass on the meta
+device (``bench.fastcount``; equal to fvcore, tested on every registered model).
+
 Cross-checks: ``torch.utils.flop_counter.FlopCounterMode`` on the meta device (no compute; it counts
 2 FLOPs per MAC and no norms), and a model's own analytic count where it defines
 ``analytic_mult_adds(lr_h, lr_w)``. Full-size counts are cached on disk by a hash of everything they
@@ -34,14 +37,16 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench import BenchError
+from bench.fastcount import fvcore_rules_mult_adds
 from bench.reparam import reparameterize
 
 __all__ = ["COUNTERS", "lr_size", "count_params", "fvcore_mult_adds", "meta_mult_adds", "complexity"]
 
-# How Mult-Adds are counted: fvcore on a real forward pass (the reference the reports show); FlopCounterMode
-# on the meta device (shapes only: seconds, equal to fvcore where a model has only conv/linear/matmul ops);
-# the model's own formula, cross-checked on the meta device; or params only.
-COUNTERS = ("fvcore", "meta", "analytic", "none")
+# How Mult-Adds are counted: fvcore on a real forward pass (the reference the reports show); fvcore's own
+# formulas on the meta device (bench.fastcount: seconds, equal to fvcore for every registered model, tested);
+# FlopCounterMode on the meta device (conv/linear/matmul only); the model's own formula, cross-checked on the
+# meta device; or params only.
+COUNTERS = ("fvcore", "fvcore-meta", "meta", "analytic", "none")
 
 DEFAULT_HR = (1024, 720)  # width x height of the HR output
 # fvcore operators that FlopCounterMode also counts (1 MAC = 2 FLOPs there); the rest are norms/resampling.
@@ -193,6 +198,9 @@ def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, l
         torch.manual_seed(0)
         result.update(**fvcore_mult_adds(model, torch.rand(shape)),
                       counter="fvcore 1/MAC + scaled_dot_product_attention handle")
+    elif counter == "fvcore-meta":
+        result.update(**fvcore_rules_mult_adds(model, shape),
+                      counter="fvcore's formulas on the meta device (equal to fvcore, tests/test_fastcount.py)")
     elif counter == "meta":
         result.update(mult_adds=meta_mult_adds(model, shape), counter="torch FlopCounterMode on the meta device, "
                       "in MACs (conv, linear, matmul; no norms or resampling)")
@@ -200,7 +208,7 @@ def complexity(model: nn.Module, scale: int, hr: tuple[int, int] = DEFAULT_HR, l
     elif counter == "analytic":
         result.update(counter="the model's own formula (conv + matmul), cross-checked on the meta device",
                       cross_check={"flop_counter_mode_macs": meta_mult_adds(model, shape)})
-    if cross_check and counter == "fvcore":
+    if cross_check and counter in ("fvcore", "fvcore-meta"):
         matmul_like = sum(v for k, v in result["by_operator"].items() if k in MATMUL_LIKE)
         meta = meta_mult_adds(model, shape)
         result["cross_check"] = {
