@@ -17,6 +17,7 @@ from bench import BenchError, registry
 from bench.complexity import COUNTERS
 from bench.measurements import budget
 from bench.metrics import PROTOCOLS
+from bench.tiling import STITCHES
 
 
 def _emit(payload: dict[str, Any], as_json: bool, text: str) -> None:
@@ -69,6 +70,19 @@ def _model_with_weights(card: registry.ModelCard, scale: float | None, weights: 
                      f"--scale {scale} does not fit them (leave --scale out, or give {stored})")
 
 
+def _tiled(model, args: argparse.Namespace):
+    """The model, or the model run tile by tile when ``--tile`` is given (bench.tiling)."""
+    if not args.tile:
+        return model
+    from bench.tiling import Tiled
+
+    return Tiled(model, args.tile, args.tile_overlap, args.tile_stitch)
+
+
+def _tile_text(tile: dict | None) -> str:
+    return f" in {tile['size']}-pixel tiles (overlap {tile['overlap']}, {tile['stitch']})" if tile else ""
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from bench import results
     from bench.data.benchmarks import load_test_set
@@ -84,6 +98,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                          f"evaluating a random initialisation measures nothing")
     test_set = load_test_set(args.dataset, scale, args.data_root, lr=args.lr)
     device = resolve_device(args.device)
+    model = _tiled(model, args)
     result = evaluate(model, card, test_set, protocol, device, progress=not args.quiet, ensemble=args.self_ensemble)
     result["weights"] = args.weights or "none (parameter-free)"
     result["budget"] = weights_budget(args.weights)
@@ -91,7 +106,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         result["stored_as"] = str(results.append(result, "evaluate", args.results_dir))
     rows = [f"  {r['name']:<20} {_fmt(r['psnr'], 3):>8} dB  {r['ssim']:.4f}" for r in result["per_image"]]
     text = "\n".join([
-        f"{card.name}{' (x8 self-ensemble)' if args.self_ensemble else ''} on {test_set.name} x{scale}, "
+        f"{card.name}{' (x8 self-ensemble)' if args.self_ensemble else ''}{_tile_text(result['tile'])} on "
+        f"{test_set.name} x{scale}, "
         f"protocol {protocol.name}: {protocol.description}",
         f"LR: {result['lr_source']}; data: {test_set.location}" + (f" ({test_set.note})" if test_set.note else ""),
         *(rows if args.per_image else []),
@@ -208,14 +224,16 @@ def cmd_time(args: argparse.Namespace) -> None:
     warmup = args.warmup if args.warmup is not None else (25 if device.type == "cuda" else 2)
     repeats = args.repeats if args.repeats is not None else (100 if device.type == "cuda" else 10)
     base, variant = registry.split_name(args.model)
+    tiled = _tiled(model, args)
     result = {"model": base, "variant": variant, "scale": scale, "spec": model.spec,
-              **time_reparameterization(model, (1, 3, height, width), device, warmup, repeats)}
+              "tile": tiled.settings() if tiled is not model else None,
+              **time_reparameterization(tiled, (1, 3, height, width), device, warmup, repeats)}
     result["weights"] = args.weights or "random init (latency does not depend on the values)"
     result["budget"] = budget("none", "given weights" if args.weights else "random weights: latency needs no training")
     if not args.no_save:
         result["stored_as"] = str(results.append(result, "time", args.results_dir))
     b = result["before"]
-    lines = [f"{args.model} x{scale} on {result['device']}, LR {result['lr_size']}, "
+    lines = [f"{args.model} x{scale}{_tile_text(result['tile'])} on {result['device']}, LR {result['lr_size']}, "
              f"{repeats} repeats after {warmup} warm-up",
              f"as trained: median {b['median_ms']:.2f} ms (IQR {b['iqr_ms']:.2f}, mean {b['mean_ms']:.2f}); "
              f"peak memory {b['peak_memory_bytes'] / 2**20:.0f} MiB ({b['peak_memory_kind']})"]
@@ -314,6 +332,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def tile_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--tile", type=int, metavar="SIZE",
+                       help="run the model on LR tiles of SIZE pixels (SwinIR's tile grid), for bounded memory")
+        p.add_argument("--tile-overlap", type=int, default=32, metavar="N",
+                       help="LR pixels neighbouring tiles share (default 32, SwinIR's)")
+        p.add_argument("--tile-stitch", choices=STITCHES, default="crop",
+                       help="crop: each output pixel from one tile (exact when the receptive field fits in half "
+                            "the overlap); average: SwinIR's mean over the tiles (default crop)")
+
     def common(p: argparse.ArgumentParser, stores: bool = False) -> None:
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -341,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="folder holding <Set>/HR (default: $BENCH_DATA_ROOT, else ./datasets)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--self-ensemble", action="store_true", help="x8 flips/rotations averaged (the '+' rows)")
+    tile_options(p)
     p.add_argument("--per-image", action="store_true", help="print every image's scores")
     common(p, stores=True)
     p.set_defaults(func=cmd_evaluate)
@@ -377,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument("--warmup", type=int, help="warm-up runs (default 25 on CUDA, 2 on CPU)")
     p.add_argument("--repeats", type=int, help="timed runs (default 100 on CUDA, 10 on CPU)")
+    tile_options(p)
     common(p, stores=True)
     p.set_defaults(func=cmd_time)
 

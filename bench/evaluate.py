@@ -15,6 +15,7 @@ from bench.data.benchmarks import TestSet, down_scale, make_lr
 from bench.data.imresize import imresize
 from bench.metrics import Protocol, reference_planes, rgb_to_ycbcr, score, ycbcr_to_rgb
 from bench.registry import ModelCard
+from bench.tiling import Tiled
 
 __all__ = ["evaluate", "model_input", "resolve_device", "runner", "self_ensemble", "y_with_bicubic_cbcr"]
 
@@ -134,6 +135,7 @@ def evaluate(
         "protocol": protocol.name,
         "protocol_detail": protocol.description,
         "self_ensemble": ensemble,
+        "tile": model.settings() if isinstance(model, Tiled) else None,
         "psnr": None if any(math.isinf(p) for p in psnrs) else sum(psnrs) / len(psnrs),
         "ssim": sum(r["ssim"] for r in per_image) / len(per_image),
         "n_images": len(per_image),
