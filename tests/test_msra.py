@@ -73,3 +73,31 @@ def test_shifted_regions_are_whole_key_blocks(scale):
     labels = torch.from_numpy(_window_labels(64, 48, 16, 8))
     blocks = labels.view(-1, 16 // scale, scale, 16 // scale, scale).permute(0, 1, 3, 2, 4).flatten(3)
     assert (blocks == blocks[..., :1]).all()
+
+
+def test_fast_layouts_compute_what_the_plain_ones_do(monkeypatch):
+    """The speed work (F on merged window channels, convolutions on channels-last views of the tokens) changes no
+    output: each part against its plain form, then the model against itself with the plain forms (F as its
+    module, transposed copies), fixed weights."""
+    from torch import nn
+
+    from reproductions.msra import model as msra
+
+    torch.manual_seed(0)
+    model = registry.make("msra-light", scale=2, depths=(2, 2), window=8).eval()
+    sharing = model.groups[1][0].attn
+    assert isinstance(sharing.transform, nn.Conv2d)
+    x, scores, tokens = torch.rand(1, 3, 20, 28), torch.randn(6, 2, 64, 64), torch.randn(2, 12 * 10, 9)
+    conv = nn.Conv2d(9, 9, 5, padding=2, groups=9)
+    with torch.no_grad():
+        assert (sharing.transformed(scores) - sharing.transform(scores)).abs().max() <= 1e-5
+        plain_tokens = conv(tokens.transpose(1, 2).reshape(2, 9, 12, 10)).flatten(2).transpose(1, 2)
+        assert (msra.tokens(conv(msra.image(tokens, (12, 10)))) - plain_tokens).abs().max() <= 1e-5
+        for p in model.parameters():  # every weight and bias non-zero (the initialisation zeroes some biases)
+            p.copy_(torch.randn_like(p) * 0.1)
+        fast = model(x)
+        monkeypatch.setattr(msra.MSAttention, "transformed", lambda self, scores: self.transform(scores))
+        monkeypatch.setattr(msra, "image", lambda t, size: t.transpose(1, 2).reshape(t.shape[0], t.shape[-1], *size))
+        monkeypatch.setattr(msra, "tokens", lambda t: t.flatten(2).transpose(1, 2).contiguous())
+        plain = model(x)
+    assert (fast - plain).abs().max() <= 1e-5

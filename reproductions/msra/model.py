@@ -49,6 +49,17 @@ def region_masks(h: int, w: int, window: int, shift: int, scales: tuple[int, ...
     return masks
 
 
+def image(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Tokens [B, HW, C] as an image [B, C, H, W] without a copy: a channels-last view, in which oneDNN's
+    convolutions (the depth-wise ones most) run several times faster than on a transposed copy."""
+    return x.view(x.shape[0], *size, x.shape[-1]).permute(0, 3, 1, 2)
+
+
+def tokens(x: torch.Tensor) -> torch.Tensor:
+    """An image [B, C, H, W] back to tokens [B, HW, C] (a view when the image is channels-last)."""
+    return x.flatten(2).transpose(1, 2)
+
+
 class MSAttention(nn.Module):
     """Shared self-attention (SSA) on ``ssa_dim`` channels + cross-scale attention (CSA) on the rest.
 
@@ -81,6 +92,16 @@ class MSAttention(nn.Module):
         self.aggregate = nn.ModuleList(nn.Linear(self.csa_head_dim * s * s, self.csa_head_dim) for s in csa_scales)
         self.proj = nn.Linear(dim, dim)
 
+    def transformed(self, scores: torch.Tensor) -> torch.Tensor:
+        """F on inherited score maps [BW, heads, N, N]: the same depth-wise conv with every window's heads as
+        channels of one image, which oneDNN runs ~6x faster than a batch of BW two-channel images (same sums,
+        same fvcore count)."""
+        conv = self.transform
+        bw, heads = scores.shape[:2]
+        merged = F.conv2d(scores.reshape(1, bw * heads, *scores.shape[2:]), conv.weight.repeat(bw, 1, 1, 1),
+                          conv.bias.repeat(bw), padding=conv.padding, groups=bw * heads)
+        return merged.view_as(scores)
+
     def position_bias(self) -> torch.Tensor:
         n = self.window**2
         return self.relative_position_bias_table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
@@ -102,7 +123,7 @@ class MSAttention(nn.Module):
             k_ssa = k[..., : self.ssa_dim].reshape(bw, n, self.ssa_heads, hd).transpose(1, 2)
             scores = (q_ssa * hd**-0.5) @ k_ssa.transpose(-2, -1)
         else:
-            scores = shared["ssa"] if self.transform is None else self.transform(shared["ssa"])
+            scores = shared["ssa"] if self.transform is None else self.transformed(shared["ssa"])
         shared["ssa"] = scores
         logits = scores + self.position_bias()[None]
         if masks is not None:
@@ -149,8 +170,7 @@ class FeedForward(nn.Module):
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         y = self.act(self.fc1(x))
         if self.dwc is not None:
-            b, _, c = y.shape
-            y = self.dwc(y.transpose(1, 2).reshape(b, c, *size)).flatten(2).transpose(1, 2)
+            y = tokens(self.dwc(image(y, size)))
         return self.fc2(y)
 
 
@@ -235,8 +255,7 @@ class MSRASR(nn.Module):
             for layer in layers:
                 z = layer(z, size, shared["odd" if index % 2 else "even"], masks)
                 index += 1
-            b, _, c = z.shape
-            y = conv(z.transpose(1, 2).reshape(b, c, *size)).flatten(2).transpose(1, 2) + y
+            y = tokens(conv(image(z, size))) + y
         y = self.norm(y).transpose(1, 2).reshape(shallow.shape)
         y = self.reconstruction(self.conv_after_body(y) + shallow)
         return (y + self.mean)[..., : h * self.scale, : w * self.scale]

@@ -74,3 +74,36 @@ def test_cpu_inference_efficiency(benchmark, name, scale):
                                 matmul_gflops=peak, fraction_of_matmul=achieved / peak)
     print(f"{name} x{scale} LR {lr_w}x{lr_h}: {benchmark.stats.stats.median * 1000:.0f} ms, "
           f"{achieved:.1f} GFLOP/s = {100 * achieved / peak:.0f}% of fp32 matmul ({peak:.1f} GFLOP/s)")
+
+
+# The paper models at a Urban100-sized LR (Urban100's HR is about 1024x768): 512x384 at x2, 256x192 at x4.
+# BENCH_SPEED_LR=WIDTHxHEIGHT runs them all at one smaller LR instead (a quick look; say so beside the numbers).
+PAPER_MODELS = [("msra-light", 2), ("msra-classical", 4), ("mstn", 2), ("mstn", 4), ("mesr", 2), ("mesr", 4),
+                ("amms", 2), ("amms", 4), ("msit-edsr", 2), ("msit-edsr", 4), ("msit-rdn", 4)]
+
+
+@pytest.mark.parametrize("name, scale", PAPER_MODELS)
+def test_paper_model_speed(benchmark, name, scale):
+    """Seconds per forward pass (deployed form, fp32, inference mode) and achieved GFLOP/s (2 per fvcore
+    Mult-Add) as a fraction of a 2048x2048 fp32 matmul timed in the same run, on this machine's threads."""
+    import os
+
+    from bench.fastcount import fvcore_rules_mult_adds
+    from bench.reparam import reparameterize
+
+    given = os.environ.get("BENCH_SPEED_LR")
+    width, height = (int(v) for v in given.split("x")) if given else (1024 // scale, 768 // scale)
+    model = registry.make(name, scale=scale).eval()
+    reparameterize(model)
+    macs = fvcore_rules_mult_adds(model, (1, 3, height, width))["mult_adds"]
+    x = torch.rand(1, 3, height, width)
+    with torch.inference_mode():
+        model(x)
+        benchmark.pedantic(model, args=(x,), rounds=2, warmup_rounds=0)
+    peak = _matmul_gflops()
+    achieved = 2 * macs / benchmark.stats.stats.median / 1e9
+    benchmark.extra_info.update(lr=f"{width}x{height}", seconds=benchmark.stats.stats.median, gflops=achieved,
+                                matmul_gflops=peak, fraction_of_matmul=achieved / peak,
+                                threads=torch.get_num_threads())
+    print(f"{name} x{scale} LR {width}x{height}: {benchmark.stats.stats.median:.2f} s, {achieved:.1f} GFLOP/s = "
+          f"{100 * achieved / peak:.0f}% of fp32 matmul ({peak:.1f} GFLOP/s, {torch.get_num_threads()} threads)")
