@@ -40,10 +40,11 @@ PAPER = Paper(
         ("mstn", "lapsrn", "", "4", "ssim", "Set5"): (
             "0.8811 is not LapSRN's: its release gives 31.539/0.8865 under its authors' evaluation and 0.8856 under "
             "matlab (AMMS-Net prints 0.8855) [tests/test_lapsrn.py::test_set5_x4_ssim_of_mstn_is_not_lapsrns]"),
-        ("mstn", "lapsrn", "", "4", "psnr", "Set14"): (
-            "28.09 is not LapSRN's own 28.19 (its release: 28.187 under --protocol lapsrn); under the matlab protocol "
-            "the release gives 28.081/0.7687, near the printed 28.09/0.7694: this cell seems copied from a VDSR-style "
-            "re-evaluation (python -m bench evaluate lapsrn --scale 4 --dataset Set14 --protocol matlab)"),
+        **{("mstn", "lapsrn", "", "4", metric, "Set14"): (
+            "28.09/0.7694 is not LapSRN's own 28.19/0.7720 (its release: 28.187/0.7710 under --protocol lapsrn); under "
+            "the matlab protocol the release gives 28.081/0.7687, near the printed pair: this cell seems copied from a "
+            "VDSR-style re-evaluation [tests/test_lapsrn.py::test_set14_x4_of_mstn_is_a_matlab_re_evaluation]")
+           for metric in ("psnr", "ssim")},
         **{("mstn", name, "", "4", metric, "Set5"): (
             "MSTN's x4 Set5 column is not the releases' own evaluation: its SSIM cells sit 0.004-0.006 below every "
             "MATLAB-era release under its authors' test code (measured SRCNN 0.8628, FSRCNN 0.8657, VDSR 0.8838, "
