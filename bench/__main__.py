@@ -163,7 +163,8 @@ def cmd_complexity(args: argparse.Namespace) -> None:
         f"leaf modules only, thop/SwinIR style: {result['params_leaf_modules']:,})",
         f"Mult-Adds {result['mult_adds'] / g:.3f} G ({result['counter']})",
         *(f"  {op:<32} {v / g:10.3f} G" for op, v in result.get("by_operator", {}).items()),
-        "skipped by fvcore (not counted): " + (", ".join(result.get("skipped_ops", {})) or "nothing"),
+        ("skipped by fvcore (not counted): " if result["counter"].startswith("fvcore 1/MAC") else
+         "resampling fvcore has no formula for (not counted): ") + (", ".join(result.get("skipped_ops", {})) or "none"),
     ]
     if "cross_check" in result:
         check = result["cross_check"]
