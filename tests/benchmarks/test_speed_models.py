@@ -57,6 +57,20 @@ def _matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
+def _timed_against_matmul(benchmark, model, x: torch.Tensor, macs: int, rounds: int) -> tuple[float, float, float]:
+    """(median seconds of a forward pass, its GFLOP/s at 2 per counted MAC, a large matmul's GFLOP/s timed
+    after it in the same run), also kept in the benchmark's extra_info."""
+    with torch.inference_mode():
+        model(x)  # warm-up
+        benchmark.pedantic(model, args=(x,), rounds=rounds, warmup_rounds=0)
+    seconds = benchmark.stats.stats.median
+    peak = _matmul_gflops()
+    achieved = 2 * macs / seconds / 1e9
+    benchmark.extra_info.update(seconds=seconds, gflops=achieved, matmul_gflops=peak,
+                                fraction_of_matmul=achieved / peak)
+    return seconds, achieved, peak
+
+
 @pytest.mark.parametrize("name, scale", [("swinir-light", 4), ("imdn", 4)])
 def test_cpu_inference_efficiency(benchmark, name, scale):
     """Forward at the LR of a 1024x720 HR (256x180 for x4): ms, and achieved GFLOP/s (2 FLOPs per counted
@@ -64,15 +78,8 @@ def test_cpu_inference_efficiency(benchmark, name, scale):
     model = registry.make(name, scale=scale).eval()
     lr_h, lr_w = lr_size((1024, 720), scale)
     macs = complexity(model, scale)["mult_adds"]
-    x = torch.rand(1, 3, lr_h, lr_w)
-    with torch.inference_mode():
-        model(x)
-        benchmark.pedantic(model, args=(x,), rounds=5, warmup_rounds=1)
-    peak = _matmul_gflops()
-    achieved = 2 * macs / benchmark.stats.stats.median / 1e9
-    benchmark.extra_info.update(median_ms=benchmark.stats.stats.median * 1000, gflops=achieved,
-                                matmul_gflops=peak, fraction_of_matmul=achieved / peak)
-    print(f"{name} x{scale} LR {lr_w}x{lr_h}: {benchmark.stats.stats.median * 1000:.0f} ms, "
+    seconds, achieved, peak = _timed_against_matmul(benchmark, model, torch.rand(1, 3, lr_h, lr_w), macs, rounds=5)
+    print(f"{name} x{scale} LR {lr_w}x{lr_h}: {seconds * 1000:.0f} ms, "
           f"{achieved:.1f} GFLOP/s = {100 * achieved / peak:.0f}% of fp32 matmul ({peak:.1f} GFLOP/s)")
 
 
@@ -96,14 +103,7 @@ def test_paper_model_speed(benchmark, name, scale):
     model = registry.make(name, scale=scale).eval()
     reparameterize(model)
     macs = fvcore_rules_mult_adds(model, (1, 3, height, width))["mult_adds"]
-    x = torch.rand(1, 3, height, width)
-    with torch.inference_mode():
-        model(x)
-        benchmark.pedantic(model, args=(x,), rounds=2, warmup_rounds=0)
-    peak = _matmul_gflops()
-    achieved = 2 * macs / benchmark.stats.stats.median / 1e9
-    benchmark.extra_info.update(lr=f"{width}x{height}", seconds=benchmark.stats.stats.median, gflops=achieved,
-                                matmul_gflops=peak, fraction_of_matmul=achieved / peak,
-                                threads=torch.get_num_threads())
-    print(f"{name} x{scale} LR {width}x{height}: {benchmark.stats.stats.median:.2f} s, {achieved:.1f} GFLOP/s = "
+    seconds, achieved, peak = _timed_against_matmul(benchmark, model, torch.rand(1, 3, height, width), macs, rounds=2)
+    benchmark.extra_info.update(lr=f"{width}x{height}", threads=torch.get_num_threads())
+    print(f"{name} x{scale} LR {width}x{height}: {seconds:.2f} s, {achieved:.1f} GFLOP/s = "
           f"{100 * achieved / peak:.0f}% of fp32 matmul ({peak:.1f} GFLOP/s, {torch.get_num_threads()} threads)")
