@@ -24,8 +24,8 @@ _TABLE_1 = ("Table 1's caption says x2 and 1000 epochs, its body text 'scale fac
 _SET14 = ("VDSR's authors' Set14 evaluation, which this table copies, sits 0.03 dB below ours on the same releases: "
           "their re-evaluation of SRCNN's x2 release prints 32.42 where SRCNN's own paper prints 32.45/0.9067 (MSTN's "
           "Table I copies that; measured 32.454/0.9067 under matlab), and VDSR's own x2/x3 Set14 cells (33.03, 29.77) "
-          "sit as far below its release (33.064, 29.804) while its x4 and its Set5/B100 cells match: their copy of "
-          "Set14 or its LR, not the protocol or the models "
+          "sit as far below its release (33.064, 29.804) while its x4 and its Set5, B100 and Urban100 cells match: "
+          "their copy of Set14 or its LR, not the protocol or the models "
           "[tests/test_zoo.py::test_srcnn_set14_x2_is_its_authors_row_not_vdsrs_re_evaluation]")
 _LAPSRN_MATLAB = ("a VDSR-style re-evaluation of LapSRN's release, not LapSRN's own row: under the matlab protocol the "
                   "release gives Set5 x4 31.520/0.8856 (printed 31.51/0.8855; LapSRN's paper 31.54) and Set14 x3 "
