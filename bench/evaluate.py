@@ -8,12 +8,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from bench import BenchError
 from bench.data.benchmarks import TestSet, down_scale, make_lr
 from bench.data.imresize import imresize
 from bench.metrics import Protocol, reference_planes, rgb_to_ycbcr, score, ycbcr_to_rgb
+from bench.progress import Progress
 from bench.registry import ModelCard
 from bench.tiling import Tiled
 
@@ -108,10 +108,9 @@ def evaluate(
     run = runner(model, card, protocol)
     per_image = []
     start = time.perf_counter()
-    bar = tqdm(test_set.pairs, desc=f"{card.name} {test_set.name} x{scale}", unit="img",
-               disable=None if progress else True, leave=False)  # None: only on a terminal
-    with torch.inference_mode():
-        for pair in bar:
+    shown = Progress(len(test_set.pairs), f"{card.name} {test_set.name} x{scale}", unit="img", enabled=progress)
+    with torch.inference_mode(), shown:
+        for pair in test_set.pairs:
             lr, truth = model_input(pair, scale, protocol, card)
             lr = lr.to(device)
             sr = (self_ensemble(run, lr) if ensemble else run(lr))[0]
@@ -123,6 +122,7 @@ def evaluate(
                                  f"x{scale}: its weights or its arithmetic are broken (nothing was stored)")
             p, s = score(sr, truth.to(device), scale, protocol)
             per_image.append({"name": pair.name, "psnr": p, "ssim": s})
+            shown.update(1)
     seconds = time.perf_counter() - start
     psnrs = [r["psnr"] for r in per_image]
     return {

@@ -313,3 +313,13 @@ def test_any_timing_training_or_comparison_record_renders_or_is_left_out(files):
             status = report.main(["--html", "--out", str(Path(folder) / "out"), "--results-dir", str(store)])
         assert "Traceback" not in err.getvalue()
         assert status == 0 or (status == 2 and one_error_line(err.getvalue()))
+
+
+def test_evaluate_shows_its_progress_in_a_log(capsys):
+    """Off a terminal (nohup, CI) an evaluation still says how far it got, as plain lines on stderr; --quiet
+    silences it."""
+    assert cli(["evaluate", "bicubic", "--scale", "2", "--no-save"]) == 0
+    err = capsys.readouterr().err
+    assert "bicubic samples x2: 5/5 (100%)" in err and "\r" not in err
+    assert cli(["evaluate", "bicubic", "--scale", "2", "--no-save", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

@@ -83,3 +83,4 @@ def test_evaluate_cli_tiles_and_records_it(capsys):
     whole, tiled = run(), run("--tile", "24", "--tile-overlap", "8")
     assert whole["tile"] is None and tiled["tile"] == {"size": 24, "overlap": 8, "stitch": "crop"}
     assert abs(tiled["psnr"] - whole["psnr"]) <= 1e-6
+
