@@ -108,6 +108,8 @@ def _batch_norm(args, kwargs, out) -> tuple[str, int]:
 
 def _interpolate(args, kwargs, out) -> tuple[str, int]:
     mode = _arg(args, kwargs, 3, "mode", "nearest")
+    if mode == "area" and out.dim() == 4:  # F.interpolate's 'area' is adaptive average pooling, which fvcore counts
+        return "adaptive_avg_pool2d", _numel(args[0].shape)
     op = f"upsample_{'nearest' if mode == 'nearest' else mode.replace('-', '_')}{out.dim() - 2}d"
     per_output = {"upsample_nearest2d": 1, "upsample_bilinear2d": 4}.get(op)
     return (op, _numel(out.shape) * per_output) if per_output else (op, None)

@@ -41,7 +41,8 @@ def test_counts_what_fvcore_skips_as_skipped():
 
 def test_norm_and_resampling_formulas():
     """fvcore's formulas for the ops that are not multiply-accumulates: layer/group norm 5 per element with an
-    affine, batch norm in eval 2, nearest upsampling 1 and bilinear 4 per output, adaptive pooling 1 per input."""
+    affine, batch norm in eval 2, nearest upsampling 1 and bilinear 4 per output, adaptive pooling (and 'area'
+    resizing, which is adaptive pooling) 1 per input."""
     class Ops(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -52,12 +53,13 @@ def test_norm_and_resampling_formulas():
             x = self.ln(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
             up = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
             up = up + torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            return up + torch.nn.functional.adaptive_avg_pool2d(up, 1)
+            up = up + torch.nn.functional.adaptive_avg_pool2d(up, 1)
+            return up + torch.nn.functional.interpolate(up, size=(3, 5), mode="area").mean()
 
     n = 4 * 6 * 5
     counted = fvcore_rules_mult_adds(Ops().eval(), (1, 4, 6, 5))["by_operator"]
     assert counted == {"layer_norm": 5 * n, "group_norm": 5 * n, "batch_norm": 2 * n, "upsample_nearest2d": 4 * n,
-                       "upsample_bilinear2d": 16 * n, "adaptive_avg_pool2d": 4 * n}
+                       "upsample_bilinear2d": 16 * n, "adaptive_avg_pool2d": 8 * n}
     assert counted == fvcore_mult_adds(Ops().eval(), torch.rand(1, 4, 6, 5))["by_operator"]
 
 
