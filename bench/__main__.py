@@ -17,7 +17,7 @@ from bench import BenchError, registry
 from bench.complexity import COUNTERS
 from bench.measurements import budget
 from bench.metrics import PROTOCOLS
-from bench.tiling import STITCHES
+from bench.tiling import STITCHES, Tiled
 
 
 def _emit(payload: dict[str, Any], as_json: bool, text: str) -> None:
@@ -72,11 +72,7 @@ def _model_with_weights(card: registry.ModelCard, scale: float | None, weights: 
 
 def _tiled(model, args: argparse.Namespace):
     """The model, or the model run tile by tile when ``--tile`` is given (bench.tiling)."""
-    if not args.tile:
-        return model
-    from bench.tiling import Tiled
-
-    return Tiled(model, args.tile, args.tile_overlap, args.tile_stitch)
+    return Tiled(model, args.tile, args.tile_overlap, args.tile_stitch) if args.tile else model
 
 
 def _tile_text(tile: dict | None) -> str:
@@ -152,8 +148,9 @@ def cmd_complexity(args: argparse.Namespace) -> None:
         raise BenchError("complexity needs a model name, or --all for every registered model")
     model = registry.make(args.model, scale=args.scale)
     hr = _size(args.hr)
+    counter = args.counter or "fvcore"
     result = complexity(model, args.scale, hr=hr, lr_pad=args.lr_pad, use_cache=not args.no_cache,
-                        as_trained=args.as_trained, counter=args.counter or "fvcore")
+                        as_trained=args.as_trained, counter=counter)
     _store_complexity(result, args)
     g = 1e9
     lines = [
@@ -163,7 +160,7 @@ def cmd_complexity(args: argparse.Namespace) -> None:
         f"leaf modules only, thop/SwinIR style: {result['params_leaf_modules']:,})",
         f"Mult-Adds {result['mult_adds'] / g:.3f} G ({result['counter']})",
         *(f"  {op:<32} {v / g:10.3f} G" for op, v in result.get("by_operator", {}).items()),
-        ("skipped by fvcore (not counted): " if result["counter"].startswith("fvcore 1/MAC") else
+        ("skipped by fvcore (not counted): " if counter == "fvcore" else
          "resampling fvcore has no formula for (not counted): ") + (", ".join(result.get("skipped_ops", {})) or "none"),
     ]
     if "cross_check" in result:

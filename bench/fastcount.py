@@ -121,11 +121,6 @@ def _sdpa(args, kwargs, out) -> tuple[str, int]:
                                                                                                 + v.shape[-1])
 
 
-def _instance_norm(args, kwargs, out) -> tuple[str, int]:
-    affine = _arg(args, kwargs, 3, "weight") is not None  # F.instance_norm(input, mean, var, weight, bias, ...)
-    return "instance_norm", _numel(args[0].shape) * (5 if affine else 4)
-
-
 _mm = _matmul("mm")
 _mat = _matmul("matmul")
 RULES: dict[Callable, Callable] = {
@@ -135,7 +130,7 @@ RULES: dict[Callable, Callable] = {
     torch.matmul: _mat, torch.Tensor.matmul: _mat, torch.Tensor.__matmul__: _mat,
     torch.mm: _mm, torch.Tensor.mm: _mm, torch.bmm: _bmm, torch.Tensor.bmm: _bmm, torch.einsum: _einsum,
     F.layer_norm: _norm("layer_norm", 2, "weight"), F.group_norm: _norm("group_norm", 2, "weight"),
-    F.batch_norm: _batch_norm, F.instance_norm: _instance_norm,
+    F.batch_norm: _batch_norm, F.instance_norm: _norm("instance_norm", 3, "weight"),  # (input, mean, var, weight)
     F.interpolate: _interpolate,
     F.adaptive_avg_pool2d: lambda args, kwargs, out: ("adaptive_avg_pool2d", _numel(args[0].shape)),
     F.grid_sample: lambda args, kwargs, out: ("grid_sampler", _numel(out.shape) * 4),

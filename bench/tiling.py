@@ -15,6 +15,8 @@ every ``tile - overlap``, the last one flush with the image's edge. Two ways to 
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 from torch import nn
 
@@ -34,8 +36,8 @@ def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
 
 def _kept(starts: list[int], tile: int, size: int) -> list[tuple[int, int]]:
     """For ``crop``: the [begin, end) LR range each tile supplies; neighbours split their overlap in the middle."""
-    bounds = [0] + [(nxt + cur + tile) // 2 for cur, nxt in zip(starts, starts[1:], strict=False)] + [size]
-    return list(zip(bounds, bounds[1:], strict=False))
+    bounds = [0] + [(cur + tile + nxt) // 2 for cur, nxt in pairwise(starts)] + [size]
+    return list(pairwise(bounds))
 
 
 class Tiled(nn.Module):
@@ -78,8 +80,10 @@ class Tiled(nn.Module):
                     out = piece.new_zeros((*piece.shape[:-2], h * s, w * s))
                     weight = piece.new_zeros((1, 1, h * s, w * s)) if self.stitch == "average" else None
                 if self.stitch == "average":
-                    out[..., top * s:top * s + piece.shape[-2], left * s:left * s + piece.shape[-1]] += piece
-                    weight[..., top * s:top * s + piece.shape[-2], left * s:left * s + piece.shape[-1]] += 1
+                    region = (..., slice(top * s, top * s + piece.shape[-2]),
+                              slice(left * s, left * s + piece.shape[-1]))
+                    out[region] += piece
+                    weight[region] += 1
                 else:
                     out[..., row_lo * s:row_hi * s, col_lo * s:col_hi * s] = piece[
                         ..., (row_lo - top) * s:(row_hi - top) * s, (col_lo - left) * s:(col_hi - left) * s]
