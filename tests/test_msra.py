@@ -75,10 +75,16 @@ def test_shifted_regions_are_whole_key_blocks(scale):
     assert (blocks == blocks[..., :1]).all()
 
 
+def plain_masks(logits, mask, grid):
+    """Every window's shift mask added, zeros included."""
+    per_window = mask[None, :, None] if logits.dim() == 4 else mask[None]
+    return (logits.view(-1, mask.shape[0], *logits.shape[1:]) + per_window).view_as(logits)
+
+
 def test_fast_layouts_compute_what_the_plain_ones_do(monkeypatch):
-    """The speed work (F on merged window channels, convolutions on channels-last views of the tokens) changes no
-    output: each part against its plain form, then the model against itself with the plain forms (F as its
-    module, transposed copies), fixed weights."""
+    """The speed work (F on merged window channels, convolutions on channels-last views of the tokens, attention
+    as (v^T P^T)^T, shift masks added to the boundary windows only) changes no output: each part against its
+    plain form, then the model against itself with the plain forms, fixed weights."""
     from torch import nn
 
     from reproductions.msra import model as msra
@@ -93,11 +99,19 @@ def test_fast_layouts_compute_what_the_plain_ones_do(monkeypatch):
         assert (sharing.transformed(scores) - sharing.transform(scores)).abs().max() <= 1e-5
         plain_tokens = conv(tokens.transpose(1, 2).reshape(2, 9, 12, 10)).flatten(2).transpose(1, 2)
         assert (msra.tokens(conv(msra.image(tokens, (12, 10)))) - plain_tokens).abs().max() <= 1e-5
+        probs, v = torch.rand(6, 2, 64, 64), torch.randn(6, 2, 64, 5)
+        assert (msra.attend(probs, v) - probs @ v).abs().max() <= 1e-5
+        masks = msra.region_masks(24, 32, 8, 4, (1, 2))  # a 3 x 4 grid of windows
+        for s, logits in ((1, torch.randn(2 * 12, 2, 64, 64)), (2, torch.randn(2 * 12, 64, 16))):
+            expected = plain_masks(logits, masks[s], (3, 4))
+            assert torch.equal(msra.add_shift_masks(logits.clone(), masks[s], (3, 4)), expected)
         for p in model.parameters():  # every weight and bias non-zero (the initialisation zeroes some biases)
             p.copy_(torch.randn_like(p) * 0.1)
         fast = model(x)
         monkeypatch.setattr(msra.MSAttention, "transformed", lambda self, scores: self.transform(scores))
         monkeypatch.setattr(msra, "image", lambda t, size: t.transpose(1, 2).reshape(t.shape[0], t.shape[-1], *size))
         monkeypatch.setattr(msra, "tokens", lambda t: t.flatten(2).transpose(1, 2).contiguous())
+        monkeypatch.setattr(msra, "attend", lambda probs, v: probs @ v)
+        monkeypatch.setattr(msra, "add_shift_masks", plain_masks)
         plain = model(x)
     assert (fast - plain).abs().max() <= 1e-5
