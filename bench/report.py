@@ -13,12 +13,16 @@ matplotlib figures are written next to them when matplotlib is installed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from bench import BenchError, registry, results
 from bench.figures import figures
@@ -114,33 +118,59 @@ def judge(cell: Cell) -> None:
         cell.hint = m.provenance()
 
 
+KEY_FIELDS = tuple(f.name for f in dataclasses.fields(Key))
+
+
+def _key_frame(keys: Iterable[Key], **columns: list[Any]) -> pd.DataFrame:
+    """One row per key, its fields as columns, with ``columns`` (one value per key) beside them."""
+    table = pd.DataFrame([dataclasses.astuple(key) for key in keys], columns=KEY_FIELDS)
+    return table.astype({"self_ensemble": bool}).assign(**columns)
+
+
+def match(keys: list[Key | None], measured: dict[Key, Measurement]) -> list[tuple[Key | None, Measurement | None,
+                                                                                   Measurement | None]]:
+    """The report's matching rules, as merges of the wanted keys with the measured ones. For each of ``keys`` (in
+    order; None where nothing is measurable): the key its cell is judged under, its measured twin, and the
+    measurement of the same thing under another protocol (the last such key of ``measured``), each None if none."""
+    have = _key_frame(measured, measured=list(measured.values()))
+    wanted = _key_frame((k for k in keys if k is not None), key=[k for k in keys if k is not None],
+                        row=[row for row, k in enumerate(keys) if k is not None])
+    # arbitrary-scale models (LIIF, MSIT) print one size for every scale: the first count of any scale is it
+    size = ["model", "variant", "metric"]
+    any_scale = have.drop_duplicates(size)[[*size, "measured"]].rename(columns={"measured": "any_scale"})
+    wanted = wanted.merge(any_scale, on=size, how="left")
+    scaleless = (wanted["scale"] == "") & wanted["metric"].str.startswith("params") & wanted["any_scale"].notna()
+    wanted.loc[scaleless, "key"] = wanted.loc[scaleless, "any_scale"].map(lambda m: m.key)
+    wanted = _key_frame(wanted["key"], key=wanted["key"].tolist(), row=wanted["row"].tolist())
+    elsewhere = [f for f in KEY_FIELDS if f != "protocol"]
+    other = have.drop_duplicates(elsewhere, keep="last")[[*elsewhere, "measured"]].rename(columns={"measured": "other"})
+    joined = wanted.merge(have, on=list(KEY_FIELDS), how="left").merge(other, on=elsewhere, how="left")
+    found: list[tuple[Key | None, Measurement | None, Measurement | None]] = [(None, None, None)] * len(keys)
+    for row in joined.itertuples(index=False):
+        found[row.row] = (row.key, None if pd.isna(row.measured) else row.measured,
+                          None if pd.isna(row.other) else row.other)
+    return found
+
+
 def build_cells(reported: list[Reported], measured: dict[Key, Measurement]) -> list[Cell]:
     known = {card.name for card in registry.list_models()}
-    by_other_protocol: dict[tuple, Measurement] = {}
-    for key, m in measured.items():
-        by_other_protocol[(key.model, key.variant, key.scale, key.metric, key.dataset, key.self_ensemble)] = m
     explained = known_differences()
+    wanted = [key_for(row) for row in reported]
     cells = []
-    for row in reported:
-        key, why = key_for(row)
-        if key is not None and not key.scale and key.metric.startswith("params"):
-            # arbitrary-scale models (LIIF, MSIT) print one size for every scale: any scale's count is it
-            key = next((k for k in measured if (k.model, k.variant, k.metric) == (key.model, key.variant, key.metric)),
-                       key)
+    for row, (_, why), (key, twin, other) in zip(reported, wanted, match([k for k, _ in wanted], measured),
+                                                 strict=True):
         cell = Cell(row, key, why="not measurable" if key is None else "", hint=why,
                     known=explained.get((row.paper, row.model, row.variant, row.scale, row.metric, row.dataset))
                     or explained.get((row.paper, row.model, row.variant, row.scale, row.metric), ""))
         if key is not None and row.model not in known:
             cell.why = "not built here"
             cell.hint = f"{row.model} is not implemented in this harness"
-        elif key is not None and key in measured:
-            cell.measured = measured[key]
+        elif twin is not None:
+            cell.measured = twin
             judge(cell)
         elif key is not None:
-            other = by_other_protocol.get((key.model, key.variant, key.scale, key.metric, key.dataset,
-                                           key.self_ensemble))
             cell.hint = _hint(key)
-            if other is not None and other.key.protocol != key.protocol:
+            if other is not None:
                 cell.why = (f"measured only with {other.key.protocol or 'another setting'}: "
                             f"{format_value(key.metric, other.value)}")
             else:
