@@ -1,9 +1,14 @@
 """Issue 22: the results store and the reported numbers as pandas frames, and ``python -m bench results``."""
 
+import csv
+import io
+import json
+
 import pandas as pd
 import pytest
 
 from bench import results
+from bench.__main__ import main as cli
 from bench.measurements import budget
 from bench.reported import reported_frame, reported_numbers
 
@@ -79,3 +84,50 @@ def test_the_reported_frame_holds_every_reported_number():
     assert len(table) == len(rows)
     assert table["value"].tolist() == [r.value for r in rows] and table["source"].tolist() == [r.source for r in rows]
     assert {"paper", "table", "model", "variant", "scale", "dataset", "metric", "protocol", "printed"} <= set(table)
+
+
+# ---- python -m bench results ---------------------------------------------------------------------------------
+
+def run(capsys, *argv):
+    status = cli(["results", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_results_filters_and_formats(store, capsys):
+    status, out, _ = run(capsys, "--results-dir", str(store), "--kind", "evaluate", "--format", "json")
+    payload = json.loads(out)
+    assert status == 0 and payload["count"] == 3 and payload["stored"] == 4
+    assert [r["model"] for r in payload["rows"]] == ["bicubic", "vdsr", "msit-edsr"]
+    _, out, _ = run(capsys, "--results-dir", str(store), "--model", "v*", "--format", "csv")
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert (row["model"], row["record"], float(row["psnr"])) == ("vdsr", "1", (31.0 + 33.5) / 2)
+    _, out, _ = run(capsys, "--results-dir", str(store), "--scale", "1.5")
+    assert "msit-edsr" in out and "bicubic" not in out
+    _, out, _ = run(capsys, "--results-dir", str(store), "--dataset", "Set5", "--scale", "2.0", "--format", "markdown")
+    lines = out.splitlines()
+    assert lines[0].startswith("| kind | model |") and len(lines) == 2 + 2  # header, rule, bicubic, vdsr
+    _, out, _ = run(capsys, "--results-dir", str(store), "--per-image", "--model", "bicubic", "--json")
+    assert [(r["image"], r["psnr"]) for r in json.loads(out)["rows"]] == [("img0", 30.0), ("img1", 31.0),
+                                                                          ("img2", 32.0)]
+    _, out, _ = run(capsys, "--results-dir", str(store), "--paper", "imdn")  # the models IMDN's table prints
+    assert "imdn" in out and "vdsr" not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--kind", "evalute"], "no stored result has --kind evalute (there: complexity, evaluate)"),
+    (["--model", "edsr*"], "no stored result has --model edsr* (there: bicubic, imdn, msit-edsr, vdsr)"),
+    (["--kind", "complexity", "--dataset", "Set5"], "--dataset Set5 among those the other filters keep"),
+    (["--scale", "two"], "--scale takes a number"),
+    (["--paper", "nope"], "--paper 'nope' is not a paper with reported numbers"),
+])
+def test_a_bad_filter_is_one_error_line_naming_what_there_is(store, capsys, argv, message):
+    status, out, err = run(capsys, "--results-dir", str(store), *argv)
+    assert status == 2 and out == "" and "Traceback" not in err
+    (line,) = err.splitlines()
+    assert line.startswith("error: ") and message in line
+
+
+def test_an_empty_store_is_one_error_line(tmp_path, capsys):
+    status, _, err = run(capsys, "--results-dir", str(tmp_path / "none"))
+    assert status == 2 and err.startswith("error: the results store") and "holds no results" in err
