@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from bench import BenchError, registry, results
 from bench.figures import figures
 from bench.measurements import Key, Measurement, budget_text, latest
 from bench.reported import Reported, known_differences, paper_titles, reported_numbers
+from bench.stats import CONFIDENCE, RESAMPLES, SEED, against_reference
 from bench.verdicts import VERDICTS, relative_metric
 from bench.verdicts import judge as verdict_of
 
@@ -256,6 +257,29 @@ def extra_records(records: list[dict[str, Any]], models: set[str]) -> dict[str, 
     }
 
 
+REFERENCE = "bicubic"  # every evaluated model is compared with it image by image (bench.stats)
+PAIRED_COLUMNS = ("model", "scale", "set", "protocol", "images", f"PSNR - {REFERENCE} (dB) [{CONFIDENCE:.0%} CI]",
+                  "p", "better / worse", f"SSIM - {REFERENCE} [{CONFIDENCE:.0%} CI]", "p", "budget")
+PAIRED_METHOD = (f"the mean of the per-image differences with its {CONFIDENCE:.0%} paired bootstrap interval "
+                 f"({RESAMPLES:,} resamples, seed {SEED}), the Wilcoxon signed-rank p-value (two-sided)")
+
+
+def paired_rows(paired: Sequence[dict[str, Any]], models: set[str]) -> list[list[str]]:
+    """The comparisons (``bench.stats.against_reference``) of ``models``, one row of ``PAIRED_COLUMNS`` each."""
+    rows = []
+    for c in paired:
+        if registry.split_name(c["a"]["name"])[0] not in models:
+            continue
+        psnr, ssim = c["psnr"], c["ssim"]
+        model = c["a"]["name"] + (" +self-ensemble" if c["a"]["self_ensemble"] else "")
+        rows.append([model, c["scale"], c["dataset"], c["protocol"], str(psnr["n"]),
+                     f"{psnr['mean']:+.3f} [{psnr['low']:+.3f}, {psnr['high']:+.3f}]", f"{psnr['p_value']:.2g}",
+                     f"{psnr['a_better']} / {psnr['b_better']}",
+                     f"{ssim['mean']:+.4f} [{ssim['low']:+.4f}, {ssim['high']:+.4f}]", f"{ssim['p_value']:.2g}",
+                     c["a"]["tier"]])
+    return rows
+
+
 # ---- rendering ------------------------------------------------------------------------------------------
 
 def _environment():
@@ -269,7 +293,8 @@ def _environment():
     return env
 
 
-def _pages(cells: list[Cell], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _pages(cells: list[Cell], records: list[dict[str, Any]], paired: Sequence[dict[str, Any]]
+           ) -> list[dict[str, Any]]:
     titles = paper_titles()
     built = {card.name for card in registry.list_models()}
     records = [r for r in records if r.get("kind") not in _EXTRA_FIELDS or r.get("model") not in built
@@ -279,14 +304,17 @@ def _pages(cells: list[Cell], records: list[dict[str, Any]]) -> list[dict[str, A
         mine = [c for c in cells if c.reported.paper == paper]
         models = {c.reported.model for c in mine}
         pages.append({"paper": paper, "title": titles.get(paper, paper), "tables": tables, "cells": mine,
-                      "tally": tally(mine), "extra": extra_records(records, models & built)})
+                      "tally": tally(mine), "extra": extra_records(records, models & built),
+                      "paired": paired_rows(paired, models & built)})
     return pages
 
 
-def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path) -> Path:
+def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path,
+                paired: Sequence[dict[str, Any]] = ()) -> Path:
+    """``paired``: ``bench.stats.against_reference(records)``, shown on each model's paper pages."""
     out.mkdir(parents=True, exist_ok=True)
     env = _environment()
-    pages = _pages(cells, records)
+    pages = _pages(cells, records, paired)
     stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     for page in pages:
         page["figures"], page["figures_note"] = figures(page["paper"], page["cells"], page["extra"], out)
@@ -298,15 +326,18 @@ def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path) -> 
                     footnotes.append(text)
         page["footnotes"] = footnotes
         numbers = {text: number for number, text in enumerate(footnotes, start=1)}
-        html = env.get_template("paper.html.j2").render(page=page, verdicts=VERDICTS, generated=stamp,
-                                                        footnote=lambda c, n=numbers: n[c.measured.provenance()])
+        html = env.get_template("paper.html.j2").render(
+            page=page, verdicts=VERDICTS, generated=stamp, paired_columns=PAIRED_COLUMNS, reference=REFERENCE,
+            paired_method=PAIRED_METHOD, footnote=lambda c, n=numbers: n[c.measured.provenance()])
         (out / f"{page['paper']}.html").write_text(html)
     index = out / "index.html"
     index.write_text(env.get_template("index.html.j2").render(pages=pages, verdicts=VERDICTS, generated=stamp))
     return index
 
 
-def render_markdown(cells: list[Cell]) -> str:
+def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = ()) -> str:
+    """``paired`` as for ``render_html``."""
+    built = {card.name for card in registry.list_models()}
     lines = ["# Reported vs measured", ""]
     for paper, tables in sorted(tables_of(cells).items()):
         lines += [f"## {paper}", ""]
@@ -332,6 +363,10 @@ def render_markdown(cells: list[Cell]) -> str:
                     parts.append(text)
                 lines.append(f"| {row[0]} | {row[1]} | {row[2]} | " + " | ".join(parts) + " |")
             lines.append("")
+        rows = paired_rows(paired, {c.reported.model for c in cells if c.reported.paper == paper} & built)
+        if rows:
+            lines += [f"### Image by image against {REFERENCE}", "", "| " + " | ".join(PAIRED_COLUMNS) + " |",
+                      "|" + "---|" * len(PAIRED_COLUMNS), *("| " + " | ".join(row) + " |" for row in rows), ""]
     return "\n".join(lines)
 
 
@@ -352,12 +387,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(cells)} reported numbers, {len(records)} stored measurements from "
               f"{results.results_dir(args.results_dir)}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
               file=sys.stderr)
+        paired = against_reference(records, REFERENCE)
         if args.html:
-            print(f"HTML report: {render_html(cells, records, out)}")
+            print(f"HTML report: {render_html(cells, records, out, paired)}")
         if args.markdown:
             out.mkdir(parents=True, exist_ok=True)
             path = out / "report.md"
-            path.write_text(render_markdown(cells))
+            path.write_text(render_markdown(cells, paired))
             print(f"Markdown report: {path}")
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from bench import BenchError, results, stats
+from bench import BenchError, report, results, stats
 from bench.__main__ import main as cli
 from bench.measurements import budget
 
@@ -143,3 +143,35 @@ def test_the_command_turns_what_it_cannot_answer_into_one_error_line(store, tmp_
         assert cli(["compare", *argv]) == 2
         out, err = capsys.readouterr()
         assert out == "" and len(err.splitlines()) == 1 and err.startswith("error: ")
+
+
+def test_the_report_shows_each_model_against_bicubic_image_by_image(store, tmp_path):
+    out = tmp_path / "out"
+    assert report.main(["--html", "--markdown", "--out", str(out), "--results-dir", str(store)]) == 0
+    row = (f"| vdsr | 2 | Set5 | matlab | 10 | +0.550 [{{}}] | {2 / 2**10:.2g} | 10 / 0 | +0.0055 [{{}}] "
+           f"| {2 / 2**10:.2g} | none |")
+    markdown = (out / "report.md").read_text()
+    lines = [line for line in markdown.splitlines() if line.startswith("| vdsr | 2 | Set5 |")]
+    assert len(lines) == 2  # on the pages of both papers whose tables print VDSR (AMMS-Net, MSTN)
+    low_high = [part.split("]")[0] for part in lines[0].split("[")[1:]]
+    assert lines == [row.format(*low_high)] * 2
+    assert "| imdn |" not in markdown.split("against bicubic")[-1]  # another protocol: no pair
+    page = (out / "amms.html").read_text()  # AMMS-Net's tables print VDSR's rows
+    assert "Image by image against bicubic" in page and "<td>vdsr</td><td>2</td><td>Set5</td>" in page
+
+
+def test_evaluations_missing_what_pairs_them_are_no_pair_and_no_traceback(store, tmp_path, capsys):
+    """Hand-made records without a model, a set or a variant, or with images the reference lacks: the report
+    leaves them out of the comparison (a warning where a pair was possible) and still renders."""
+    for record in ({"dataset": "Set5", "scale": 2, "protocol": "matlab"}, {"model": "vdsr", "scale": 2},
+                   {**evaluation("fsrcnn", BICUBIC), "per_image": [{"name": "other", "psnr": 30.0, "ssim": 0.9}]}):
+        results.append({"per_image": [{"name": "img0", "psnr": 30.0, "ssim": 0.9}], **record}, "evaluate", store)
+    record = evaluation("srcnn", BICUBIC)
+    del record["variant"]  # the registered default, as for the report's cells
+    results.append(record, "evaluate", store)
+    assert report.main(["--markdown", "--out", str(tmp_path / "out"), "--results-dir", str(store)]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "warning: no paired comparison of fsrcnn with bicubic on Set5 x2 (matlab)" in err
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "| srcnn | 2 | Set5 | matlab | 10 | +0.000 [+0.000, +0.000] | 1 | 0 / 0 |" in markdown
