@@ -81,7 +81,7 @@ def _evaluated(images: pd.DataFrame, name: str, dataset: str, scale: str) -> pd.
     return where
 
 
-def _protocol(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], protocol: str | None) -> str:
+def _protocol(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], protocol: str | None, where: str) -> str:
     have = {name: sorted(set(rows["protocol"])) for name, rows in zip(names, (a, b), strict=True)}
     common = sorted(set(have[names[0]]) & set(have[names[1]]))
     if protocol is not None and protocol in common:
@@ -91,7 +91,8 @@ def _protocol(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], protocol
         raise BenchError(f"both must be evaluated under {protocol}: {said}")
     if not common:
         raise BenchError(f"no protocol in common ({said}): scores under different protocols are not comparable; "
-                         f"evaluate one under the other's protocol")
+                         f"evaluate one under the other's (`python -m bench evaluate {names[1]} {where} --protocol "
+                         f"{have[names[0]][0]} --weights ...`, no weights for a parameter-free model)")
     if len(common) > 1:
         raise BenchError(f"both are evaluated under {', '.join(common)}: say which with --protocol")
     return common[0]
@@ -126,11 +127,11 @@ def _compare(records: list[dict[str, Any]], images: pd.DataFrame, a: str, b: str
              protocol: str | None) -> dict[str, Any]:
     names = (a, b)
     found = [_evaluated(images, name, dataset, scale) for name in names]
-    protocol = _protocol(*found, names, protocol)
+    protocol = _protocol(*found, names, protocol, f"--dataset {dataset} --scale {scale}")
     where = f"{dataset} x{scale} ({protocol})"
-    chosen = [_latest(rows[rows["protocol"] == protocol], name, where, records) for name, rows in zip(names, found,
-                                                                                                    strict=True)]
-    (rows_a, about_a, note_a), (rows_b, about_b, note_b) = chosen
+    (rows_a, about_a, note_a), (rows_b, about_b, note_b) = (
+        _latest(rows[rows["protocol"] == protocol], name, where, records) for name, rows in zip(names, found,
+                                                                                             strict=True))
     psnr, note_psnr = _paired(rows_a, rows_b, "psnr", names)
     ssim, note_ssim = _paired(rows_a, rows_b, "ssim", names)
     return {"a": about_a, "b": about_b, "dataset": dataset, "scale": scale, "protocol": protocol,
