@@ -1,4 +1,4 @@
-"""``python -m bench <command>``: list, evaluate, complexity, time, train, reproduce, data.
+"""``python -m bench <command>``: list, evaluate, complexity, time, train, reproduce, data, results, compare.
 
 With ``--json`` a command prints exactly one JSON object on stdout; logs and progress bars go to
 stderr. A user error prints one ``error:`` line (no traceback) and exits with status 2.
@@ -326,6 +326,154 @@ def cmd_data(args: argparse.Namespace) -> None:
     _emit(payload, args.json, text)
 
 
+# Columns the table and Markdown views show (where the selection has a value); csv and json give every column.
+RESULT_COLUMNS = ("kind", "model", "variant", "scale", "dataset", "protocol", "self_ensemble", "psnr", "ssim",
+                  "params", "mult_adds", "hr_size", "reference", "margin", "before_ms", "after_ms", "max_abs_diff",
+                  "steps", "val_psnr", "tier", "time", "git_commit")
+IMAGE_COLUMNS = ("record", "model", "variant", "scale", "dataset", "protocol", "self_ensemble", "tier", "time",
+                 "image", "psnr", "ssim")
+
+
+def _stored(directory: str | None) -> list[dict[str, Any]]:
+    from bench import results
+
+    records = results.load_records(directory)
+    if not records:
+        raise BenchError(f"the results store {results.results_dir(directory)} holds no results (`python -m bench "
+                         f"evaluate bicubic --dataset Set5 --scale 2` stores one; --results-dir or "
+                         f"$BENCH_RESULTS_DIR names another store)")
+    return records
+
+
+def _paper_models(paper: str) -> set[str]:
+    from bench.reported import paper_titles, reported_numbers
+
+    models = {row.model for row in reported_numbers() if row.paper == paper}
+    if not models:
+        raise BenchError(f"--paper {paper!r} is not a paper with reported numbers; papers: " +
+                         "; ".join(f"{name} ({title})" for name, title in sorted(paper_titles().items())))
+    return models
+
+
+def _scale_text(text: str) -> str:
+    """A scale typed on the command line as the results frame holds it: "2.0" -> "2", "2.5" -> "2.5"."""
+    from bench.measurements import scale_text
+
+    try:
+        return scale_text(_scale(text))
+    except ValueError:
+        raise BenchError(f"--scale takes a number, e.g. 2 or 2.5; got {text!r}") from None
+
+
+def _select(table, args: argparse.Namespace):
+    """The rows of ``table`` the filters keep; a filter that keeps none is an error that names what there is."""
+    from fnmatch import fnmatchcase
+
+    import pandas as pd
+
+    names = table["model"].fillna("") + table["variant"].fillna("").map(lambda v: f".{v}" if v else "")
+    filters = {  # option: (its value, the column it reads, the rows it keeps)
+        "--kind": (args.kind, table["kind"], lambda: table["kind"] == args.kind),
+        "--paper": (args.paper, table["model"], lambda: table["model"].isin(_paper_models(args.paper))),
+        "--model": (args.model, names, lambda: names.map(lambda name: fnmatchcase(name, args.model) or
+                                                         fnmatchcase(name.partition(".")[0], args.model))),
+        "--dataset": (args.dataset, table["dataset"], lambda: table["dataset"] == args.dataset),
+        "--scale": (args.scale, table["scale"], lambda: table["scale"] == _scale_text(args.scale)),
+    }
+    keep = pd.Series(True, index=table.index)
+    for option, (value, column, kept) in filters.items():
+        if value is None:
+            continue
+        rows = keep & kept()
+        if not rows.any():
+            there = ", ".join(sorted({str(v) for v in column[keep].dropna() if v != ""})) or "none"
+            raise BenchError(f"no stored result has {option} {value}"
+                             + ("" if keep.all() else " among those the other filters keep") + f" (there: {there})")
+        keep = rows
+    return table[keep]
+
+
+def _shown(table, columns: tuple[str, ...]):
+    """The ``columns`` of ``table`` that hold a value, as text: scores to their usual digits, counts whole."""
+    import pandas as pd
+
+    def text(column: str, value: Any) -> str:
+        if value is None or value != value:  # None or NaN
+            return ""
+        if column == "time":
+            return value.isoformat()
+        if column == "git_commit":
+            return str(value)[:10]
+        if isinstance(value, float):
+            if column == "ssim":
+                return f"{value:.4f}"
+            return f"{value:,.0f}" if value.is_integer() else f"{value:.3f}"
+        return str(value)
+
+    table = table.reset_index()
+    return pd.DataFrame({column: [text(column, v) for v in table[column].astype(object)]
+                     for column in columns if column in table and table[column].notna().any()})
+
+
+def _markdown(table) -> str:
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
+              for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def cmd_results(args: argparse.Namespace) -> None:
+    from bench import results
+
+    records = _stored(args.results_dir)
+    table = results.image_frame(records=records) if args.per_image else results.frame(records=records)
+    if table.empty:
+        raise BenchError("no stored evaluation holds per-image scores (`python -m bench evaluate` stores them)")
+    chosen = _select(table, args)
+    as_json = args.json or args.format == "json"
+    if as_json or args.format == "csv":
+        full = chosen.dropna(axis="columns", how="all")
+        if as_json:
+            rows = json.loads(full.reset_index(drop=args.per_image).to_json(orient="records", date_format="iso"))
+            _emit({"count": len(rows), "stored": len(records), "rows": rows}, True, "")
+        else:
+            print(full.to_csv(index=not args.per_image), end="")
+        return
+    shown = _shown(chosen, IMAGE_COLUMNS if args.per_image else RESULT_COLUMNS)
+    print(_markdown(shown) if args.format == "markdown" else shown.to_string(index=False))
+    print(f"{len(chosen)} of {len(table)} {'images' if args.per_image else 'records'} in "
+          f"{results.results_dir(args.results_dir)}", file=sys.stderr)
+
+
+def _signed(value: float, digits: int) -> str:
+    return f"{value:+.{digits}f}"
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from bench.stats import compare
+
+    result = compare(args.a, args.b, args.dataset, args.scale, args.protocol, records=_stored(args.results_dir))
+
+    def named(side: dict) -> str:
+        return side["name"] + (" (x8 self-ensemble)" if side["self_ensemble"] else "")
+
+    def line(metric: str, label: str, digits: int, unit: str) -> str:
+        d = result[metric]
+        return (f"{label} {args.a} - {args.b} = {_signed(d['mean'], digits)}{unit}, "
+                f"{result['confidence']:.0%} CI [{_signed(d['low'], digits)}, {_signed(d['high'], digits)}]; "
+                f"Wilcoxon p = {d['p_value']:.2g}; {d['a_better']} of {d['n']} images favour {args.a}, "
+                f"{d['b_better']} {args.b}, {d['ties']} tied")
+
+    sides = [f"  {named(s)}: PSNR {_fmt(s['psnr'], 3)} dB, SSIM {_fmt(s['ssim'], 4)} (budget {s['tier']}, "
+             f"{s['time']}, commit {(s['git_commit'] or '?')[:10]})" for s in (result["a"], result["b"])]
+    text = "\n".join([
+        f"{args.a} vs {args.b} on {result['dataset']} x{result['scale']}, protocol {result['protocol']}, "
+        f"images paired by name:", *sides, line("psnr", "PSNR", 3, " dB"), line("ssim", "SSIM", 4, ""),
+        f"(CI: paired bootstrap of the mean difference, {result['resamples']:,} resamples, seed {result['seed']}; "
+        f"Wilcoxon signed-rank, two-sided)", *(f"note: {n}" for n in result["notes"])])
+    _emit(result, args.json, text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -446,6 +594,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="where datasets live (default: first of $BENCH_DATA_ROOT, else ./datasets)")
     common(p)
     p.set_defaults(func=cmd_data)
+    p = sub.add_parser("results", help="the stored measurements as a table, filtered (csv, json, markdown too)")
+    p.add_argument("--model", help="shell-style pattern on the model or model.variant name, e.g. 'msra*'")
+    p.add_argument("--dataset", help="e.g. Urban100")
+    p.add_argument("--scale", help="e.g. 2 or 2.5")
+    p.add_argument("--kind", help="evaluate, complexity, time, train, compare, ...")
+    p.add_argument("--paper", help="the models a paper's tables print, e.g. msra (the report's page names)")
+    p.add_argument("--per-image", action="store_true", help="one row per image of the evaluations that stored them")
+    p.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table",
+                   help="table and markdown show the main columns; csv and json every column with a value")
+    p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")
+    common(p)
+    p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("compare", help="two models on the same images: mean PSNR/SSIM difference, bootstrap CI, "
+                       "Wilcoxon test")
+    p.add_argument("a", help="a model, or model.variant, with a stored evaluation (the most recent is taken)")
+    p.add_argument("b", help="the model A is compared against, e.g. bicubic")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--scale", type=_scale, required=True)
+    p.add_argument("--protocol", help="default: the one protocol both are evaluated under")
+    p.add_argument("--results-dir", help="results store (default: $BENCH_RESULTS_DIR, else ./results)")
+    common(p)
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

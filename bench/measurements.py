@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Key", "Measurement", "budget", "budget_text", "tier_of", "flatten", "latest", "is_short_budget"]
+__all__ = ["Key", "Measurement", "budget", "budget_text", "tier_of", "flatten", "latest", "is_short_budget",
+           "scale_text"]
 
 SHORT_TIERS = ("ci", "smoke")
 
@@ -87,7 +88,8 @@ def is_short_budget(budget: Any) -> bool:
     return tier_of(budget) in SHORT_TIERS
 
 
-def _scale(value: Any) -> str:
+def scale_text(value: Any) -> str:
+    """A record's scale as the reported tables type it: 2 -> "2", 2.5 -> "2.5", 2.0 -> "2"."""
     return format(value, "g") if isinstance(value, float) else str(value)
 
 
@@ -95,7 +97,7 @@ def flatten(record: dict[str, Any]) -> list[Measurement]:
     """The measurements one stored record holds (none for kinds without comparable numbers)."""
     kind, budget = record.get("kind"), record.get("budget", "")
     base = {"model": record.get("model", ""), "variant": record.get("variant", ""),
-            "scale": _scale(record.get("scale"))}
+            "scale": scale_text(record.get("scale"))}
     rows: list[tuple[Key, Any]] = []
     if kind == "evaluate":
         where = {"dataset": record.get("dataset", ""), "protocol": record.get("protocol", ""),

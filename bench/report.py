@@ -13,17 +13,22 @@ matplotlib figures are written next to them when matplotlib is installed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import re
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from bench import BenchError, registry, results
 from bench.figures import figures
 from bench.measurements import Key, Measurement, budget_text, latest
 from bench.reported import Reported, known_differences, paper_titles, reported_numbers
+from bench.stats import CONFIDENCE, RESAMPLES, SEED, against_reference
 from bench.verdicts import VERDICTS, relative_metric
 from bench.verdicts import judge as verdict_of
 
@@ -114,33 +119,59 @@ def judge(cell: Cell) -> None:
         cell.hint = m.provenance()
 
 
+KEY_FIELDS = tuple(f.name for f in dataclasses.fields(Key))
+
+
+def _key_frame(keys: Iterable[Key], **columns: list[Any]) -> pd.DataFrame:
+    """One row per key, its fields as columns, with ``columns`` (one value per key) beside them."""
+    table = pd.DataFrame([dataclasses.astuple(key) for key in keys], columns=KEY_FIELDS)
+    return table.astype({"self_ensemble": bool}).assign(**columns)
+
+
+def match(keys: list[Key | None], measured: dict[Key, Measurement]) -> list[tuple[Key | None, Measurement | None,
+                                                                                   Measurement | None]]:
+    """The report's matching rules, as merges of the wanted keys with the measured ones. For each of ``keys`` (in
+    order; None where nothing is measurable): the key its cell is judged under, its measured twin, and the
+    measurement of the same thing under another protocol (the last such key of ``measured``), each None if none."""
+    have = _key_frame(measured, measured=list(measured.values()))
+    wanted = _key_frame((k for k in keys if k is not None), key=[k for k in keys if k is not None],
+                        row=[row for row, k in enumerate(keys) if k is not None])
+    # arbitrary-scale models (LIIF, MSIT) print one size for every scale: the first count of any scale is it
+    size = ["model", "variant", "metric"]
+    any_scale = have.drop_duplicates(size)[[*size, "measured"]].rename(columns={"measured": "any_scale"})
+    wanted = wanted.merge(any_scale, on=size, how="left")
+    scaleless = (wanted["scale"] == "") & wanted["metric"].str.startswith("params") & wanted["any_scale"].notna()
+    wanted.loc[scaleless, "key"] = wanted.loc[scaleless, "any_scale"].map(lambda m: m.key)
+    wanted = _key_frame(wanted["key"], key=wanted["key"].tolist(), row=wanted["row"].tolist())
+    elsewhere = [f for f in KEY_FIELDS if f != "protocol"]
+    other = have.drop_duplicates(elsewhere, keep="last")[[*elsewhere, "measured"]].rename(columns={"measured": "other"})
+    joined = wanted.merge(have, on=list(KEY_FIELDS), how="left").merge(other, on=elsewhere, how="left")
+    found: list[tuple[Key | None, Measurement | None, Measurement | None]] = [(None, None, None)] * len(keys)
+    for row in joined.itertuples(index=False):
+        found[row.row] = (row.key, None if pd.isna(row.measured) else row.measured,
+                          None if pd.isna(row.other) else row.other)
+    return found
+
+
 def build_cells(reported: list[Reported], measured: dict[Key, Measurement]) -> list[Cell]:
     known = {card.name for card in registry.list_models()}
-    by_other_protocol: dict[tuple, Measurement] = {}
-    for key, m in measured.items():
-        by_other_protocol[(key.model, key.variant, key.scale, key.metric, key.dataset, key.self_ensemble)] = m
     explained = known_differences()
+    wanted = [key_for(row) for row in reported]
     cells = []
-    for row in reported:
-        key, why = key_for(row)
-        if key is not None and not key.scale and key.metric.startswith("params"):
-            # arbitrary-scale models (LIIF, MSIT) print one size for every scale: any scale's count is it
-            key = next((k for k in measured if (k.model, k.variant, k.metric) == (key.model, key.variant, key.metric)),
-                       key)
+    for row, (_, why), (key, twin, other) in zip(reported, wanted, match([k for k, _ in wanted], measured),
+                                                 strict=True):
         cell = Cell(row, key, why="not measurable" if key is None else "", hint=why,
                     known=explained.get((row.paper, row.model, row.variant, row.scale, row.metric, row.dataset))
                     or explained.get((row.paper, row.model, row.variant, row.scale, row.metric), ""))
         if key is not None and row.model not in known:
             cell.why = "not built here"
             cell.hint = f"{row.model} is not implemented in this harness"
-        elif key is not None and key in measured:
-            cell.measured = measured[key]
+        elif twin is not None:
+            cell.measured = twin
             judge(cell)
         elif key is not None:
-            other = by_other_protocol.get((key.model, key.variant, key.scale, key.metric, key.dataset,
-                                           key.self_ensemble))
             cell.hint = _hint(key)
-            if other is not None and other.key.protocol != key.protocol:
+            if other is not None:
                 cell.why = (f"measured only with {other.key.protocol or 'another setting'}: "
                             f"{format_value(key.metric, other.value)}")
             else:
@@ -226,6 +257,29 @@ def extra_records(records: list[dict[str, Any]], models: set[str]) -> dict[str, 
     }
 
 
+REFERENCE = "bicubic"  # every evaluated model is compared with it image by image (bench.stats)
+PAIRED_COLUMNS = ("model", "scale", "set", "protocol", "images", f"PSNR - {REFERENCE} (dB) [{CONFIDENCE:.0%} CI]",
+                  "p", "better / worse", f"SSIM - {REFERENCE} [{CONFIDENCE:.0%} CI]", "p", "budget")
+PAIRED_METHOD = (f"the mean of the per-image differences with its {CONFIDENCE:.0%} paired bootstrap interval "
+                 f"({RESAMPLES:,} resamples, seed {SEED}), the Wilcoxon signed-rank p-value (two-sided)")
+
+
+def paired_rows(paired: Sequence[dict[str, Any]], models: set[str]) -> list[list[str]]:
+    """The comparisons (``bench.stats.against_reference``) of ``models``, one row of ``PAIRED_COLUMNS`` each."""
+    rows = []
+    for c in paired:
+        if registry.split_name(c["a"]["name"])[0] not in models:
+            continue
+        psnr, ssim = c["psnr"], c["ssim"]
+        model = c["a"]["name"] + (" +self-ensemble" if c["a"]["self_ensemble"] else "")
+        rows.append([model, c["scale"], c["dataset"], c["protocol"], str(psnr["n"]),
+                     f"{psnr['mean']:+.3f} [{psnr['low']:+.3f}, {psnr['high']:+.3f}]", f"{psnr['p_value']:.2g}",
+                     f"{psnr['a_better']} / {psnr['b_better']}",
+                     f"{ssim['mean']:+.4f} [{ssim['low']:+.4f}, {ssim['high']:+.4f}]", f"{ssim['p_value']:.2g}",
+                     c["a"]["tier"]])
+    return rows
+
+
 # ---- rendering ------------------------------------------------------------------------------------------
 
 def _environment():
@@ -239,7 +293,8 @@ def _environment():
     return env
 
 
-def _pages(cells: list[Cell], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _pages(cells: list[Cell], records: list[dict[str, Any]], paired: Sequence[dict[str, Any]]
+           ) -> list[dict[str, Any]]:
     titles = paper_titles()
     built = {card.name for card in registry.list_models()}
     records = [r for r in records if r.get("kind") not in _EXTRA_FIELDS or r.get("model") not in built
@@ -249,14 +304,17 @@ def _pages(cells: list[Cell], records: list[dict[str, Any]]) -> list[dict[str, A
         mine = [c for c in cells if c.reported.paper == paper]
         models = {c.reported.model for c in mine}
         pages.append({"paper": paper, "title": titles.get(paper, paper), "tables": tables, "cells": mine,
-                      "tally": tally(mine), "extra": extra_records(records, models & built)})
+                      "tally": tally(mine), "extra": extra_records(records, models & built),
+                      "paired": paired_rows(paired, models & built)})
     return pages
 
 
-def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path) -> Path:
+def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path,
+                paired: Sequence[dict[str, Any]] = ()) -> Path:
+    """``paired``: ``bench.stats.against_reference(records)``, shown on each model's paper pages."""
     out.mkdir(parents=True, exist_ok=True)
     env = _environment()
-    pages = _pages(cells, records)
+    pages = _pages(cells, records, paired)
     stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     for page in pages:
         page["figures"], page["figures_note"] = figures(page["paper"], page["cells"], page["extra"], out)
@@ -268,15 +326,18 @@ def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path) -> 
                     footnotes.append(text)
         page["footnotes"] = footnotes
         numbers = {text: number for number, text in enumerate(footnotes, start=1)}
-        html = env.get_template("paper.html.j2").render(page=page, verdicts=VERDICTS, generated=stamp,
-                                                        footnote=lambda c, n=numbers: n[c.measured.provenance()])
+        html = env.get_template("paper.html.j2").render(
+            page=page, verdicts=VERDICTS, generated=stamp, paired_columns=PAIRED_COLUMNS, reference=REFERENCE,
+            paired_method=PAIRED_METHOD, footnote=lambda c, n=numbers: n[c.measured.provenance()])
         (out / f"{page['paper']}.html").write_text(html)
     index = out / "index.html"
     index.write_text(env.get_template("index.html.j2").render(pages=pages, verdicts=VERDICTS, generated=stamp))
     return index
 
 
-def render_markdown(cells: list[Cell]) -> str:
+def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = ()) -> str:
+    """``paired`` as for ``render_html``."""
+    built = {card.name for card in registry.list_models()}
     lines = ["# Reported vs measured", ""]
     for paper, tables in sorted(tables_of(cells).items()):
         lines += [f"## {paper}", ""]
@@ -302,6 +363,10 @@ def render_markdown(cells: list[Cell]) -> str:
                     parts.append(text)
                 lines.append(f"| {row[0]} | {row[1]} | {row[2]} | " + " | ".join(parts) + " |")
             lines.append("")
+        rows = paired_rows(paired, {c.reported.model for c in cells if c.reported.paper == paper} & built)
+        if rows:
+            lines += [f"### Image by image against {REFERENCE}", "", "| " + " | ".join(PAIRED_COLUMNS) + " |",
+                      "|" + "---|" * len(PAIRED_COLUMNS), *("| " + " | ".join(row) + " |" for row in rows), ""]
     return "\n".join(lines)
 
 
@@ -322,12 +387,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(cells)} reported numbers, {len(records)} stored measurements from "
               f"{results.results_dir(args.results_dir)}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
               file=sys.stderr)
+        paired = against_reference(records, REFERENCE)
         if args.html:
-            print(f"HTML report: {render_html(cells, records, out)}")
+            print(f"HTML report: {render_html(cells, records, out, paired)}")
         if args.markdown:
             out.mkdir(parents=True, exist_ok=True)
             path = out / "report.md"
-            path.write_text(render_markdown(cells))
+            path.write_text(render_markdown(cells, paired))
             print(f"Markdown report: {path}")
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -7,13 +7,17 @@ Each paper's manifest (``bench.paper.Paper``) names its ``reported.csv``, with t
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
 
 from bench import BenchError
 from bench.paper import papers
 
-__all__ = ["Reported", "COLUMNS", "read_reported", "reported_numbers", "paper_titles", "known_differences"]
+__all__ = ["Reported", "COLUMNS", "read_reported", "reported_numbers", "reported_frame", "paper_titles",
+           "known_differences"]
 
 COLUMNS = ("paper", "table", "model", "variant", "scale", "dataset", "metric", "value", "protocol", "note")
 
@@ -53,6 +57,13 @@ def read_reported(path: Path) -> list[Reported]:
 def reported_numbers() -> list[Reported]:
     """Every reported number of every installed paper."""
     return [row for paper in papers().values() if paper.reported is not None for row in read_reported(paper.reported)]
+
+
+def reported_frame(rows: list[Reported] | None = None) -> pd.DataFrame:
+    """Every reported number (or ``rows``) as one row: ``COLUMNS``, then ``source`` and ``printed``."""
+    rows = reported_numbers() if rows is None else rows
+    return pd.DataFrame([dataclasses.asdict(row) for row in rows],
+                        columns=[field.name for field in dataclasses.fields(Reported)])
 
 
 def paper_titles() -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import shlex
@@ -20,11 +21,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from bench import BenchError
+from bench.measurements import scale_text, tier_of
 
-__all__ = ["results_dir", "provenance", "append", "load_records", "record_problem", "is_number"]
+__all__ = ["results_dir", "provenance", "append", "load_records", "record_problem", "is_number", "frame",
+           "image_frame", "IDENTITY", "PROVENANCE"]
 
 
 def results_dir(directory: str | os.PathLike | None = None) -> Path:
@@ -147,3 +151,65 @@ def load_records(directory: str | os.PathLike | None = None, kind: str | None = 
         if kind is None or record.get("kind") == kind:
             records.append(record)
     return records
+
+
+# ---- the store as pandas frames ---------------------------------------------------------------------------
+
+IDENTITY = ("kind", "model", "variant", "scale", "dataset", "protocol", "self_ensemble")  # what was measured, where
+PROVENANCE = ("git_commit", "time", "device_name", "torch", "python", "host", "command")
+
+
+def _records(directory: str | os.PathLike | None, records: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return load_records(directory) if records is None else records
+
+
+def _identity(record: dict[str, Any]) -> dict[str, Any]:
+    scale = record.get("scale")
+    return {**{field: record.get(field) for field in IDENTITY}, "variant": record.get("variant", ""),
+            "scale": None if scale is None else scale_text(scale),  # as reported.csv types it: "2", "2.5"
+            "tier": tier_of(record.get("budget", ""))}
+
+
+def _time(record: dict[str, Any]) -> pd.Timestamp:
+    text = (record.get("provenance") or {}).get("time")
+    return pd.to_datetime(text, utc=True, errors="coerce") if isinstance(text, str) else pd.NaT
+
+
+def frame(directory: str | os.PathLike | None = None, *,
+          records: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+    """Every stored record as one row (index ``record``: its place in the store, oldest first): what was measured
+    (``IDENTITY``), the budget's ``tier``, every other scalar field of the record (psnr, params, mult_adds,
+    margin, ...), the budget's ``budget_note`` and the provenance (``PROVENANCE``; ``time`` a UTC timestamp).
+    Nested fields (per-image scores, timing details) are left out: ``image_frame`` has the scores. ``records``,
+    when given, are used instead of reading the store."""
+    rows = []
+    for record in _records(directory, records):
+        spent, given = record.get("budget", ""), record.get("provenance") or {}
+        rows.append({**_identity(record),
+                     **{k: v for k, v in record.items() if k not in (*IDENTITY, "budget", "provenance")
+                        and (v is None or isinstance(v, (str, int, float, bool)))},
+                     "budget_note": spent.get("note") if isinstance(spent, dict) else spent,
+                     **{field: given.get(field) for field in PROVENANCE}, "time": _time(record)})
+    first, last = [*IDENTITY, "tier"], ["budget_note", *PROVENANCE]
+    table = pd.DataFrame(rows, columns=None if rows else [*first, *last])
+    table = table[[*first, *(c for c in table.columns if c not in first + last), *last]]
+    table.index.name = "record"
+    return table
+
+
+def _score(value: Any) -> float | None:
+    return float(value) if is_number(value) and math.isfinite(value) else None
+
+
+def image_frame(directory: str | os.PathLike | None = None, *,
+                records: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+    """One row per named image of every record that stored per-image scores: ``record`` (its row in ``frame``),
+    ``IDENTITY``, ``tier``, ``time``, then ``image`` (its name), ``psnr`` (NaN where infinite: the output was
+    the ground truth itself) and ``ssim``."""
+    rows = [{"record": number, **_identity(record), "time": _time(record), "image": image["name"],
+             "psnr": _score(image.get("psnr")), "ssim": _score(image.get("ssim"))}
+            for number, record in enumerate(_records(directory, records))
+            if isinstance(record.get("per_image"), list)
+            for image in record["per_image"] if isinstance(image, dict) and isinstance(image.get("name"), str)]
+    columns = ["record", *IDENTITY, "tier", "time", "image", "psnr", "ssim"]
+    return pd.DataFrame(rows, columns=columns).astype({"psnr": float, "ssim": float})

@@ -234,7 +234,8 @@ json_values = st.recursive(
     max_leaves=12,
 )
 FIELDS = ("model", "variant", "scale", "dataset", "protocol", "psnr", "ssim", "params", "mult_adds", "hr_size",
-          "max_abs_diff", "margin", "reference", "budget", "provenance", "self_ensemble", "after_ms", "run_dir")
+          "max_abs_diff", "margin", "reference", "budget", "provenance", "self_ensemble", "after_ms", "run_dir",
+          "per_image")
 # record-like objects reach past the first checks: a real kind, then any value in any field the readers use
 record_like = st.builds(
     lambda kind, fields: {"kind": kind, **fields},

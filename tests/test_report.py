@@ -198,3 +198,37 @@ def test_a_timing_of_a_model_with_nothing_to_merge_does_not_break_the_report(tmp
                 "--results-dir", str(store)]) == 0
     assert report.main(["--html", "--out", str(out), "--results-dir", str(store)]) == 0
     assert (out / "amms.html").is_file()
+
+
+def test_the_join_gives_every_matching_rule_its_verdict_on_a_fixture_store(tmp_path):
+    """The report's join (pandas merges since issue 22) on a small store where each rule's outcome is known."""
+    store = tmp_path / "store"
+
+    def evaluate(model, dataset, protocol, psnr, ssim, spent=INFERENCE):
+        results.append({"model": model, "variant": "", "scale": 2, "dataset": dataset, "protocol": protocol,
+                        "psnr": psnr, "ssim": ssim, "self_ensemble": False, "budget": spent}, "evaluate", store)
+
+    def sizes(model, scale, params):
+        results.append({"model": model, "variant": "", "scale": scale, "params": params, "params_trainable": params,
+                        "params_leaf_modules": params, "budget": budget("none", "sizes")}, "complexity", store)
+
+    evaluate("bicubic", "Set5", "matlab", 33.6611, 0.92991)
+    evaluate("bicubic", "Set14", "basicsr", 30.30, 0.87)
+    evaluate("swinir-light", "Set5", "basicsr", 38.14, 0.9611, budget("smoke", "a few steps"))
+    sizes("imdn", 2, 715_176)
+    sizes("msit-edsr", 2, 6_049_636)  # an arbitrary-scale model's one printed size: the first scale stored
+    sizes("msit-edsr", 3, 9_999_999)
+    rows = [reported(), reported(metric="ssim", printed="0.9299"), reported(dataset="Set14", printed="30.24"),
+            reported(dataset="B100", printed="29.56"), reported("c3net"), reported(metric="seconds", printed="0.1"),
+            reported("swinir-light", protocol="basicsr", printed="38.14", paper="msra"),
+            reported("imdn", "params", "694000", dataset="", protocol=""),
+            reported("msit-edsr", "params", "6.00e6", dataset="", protocol="", scale="", paper="msit")]
+    cells = report.build_cells(rows, latest(results.load_records(store)))
+    assert report.tally(cells) == {"match": 2, "within tolerance": 1, "differs": 1, "short budget": 1,
+                                   "not measured": 4}
+    assert [c.verdict for c in cells] == ["match", "match", "not measured", "not measured", "not measured",
+                                          "not measured", "short budget", "differs", "within tolerance"]
+    assert [c.why for c in cells][2:6] == ["measured only with basicsr: 30.300", "no run yet", "not built here",
+                                           "not measurable"]
+    assert cells[8].measured.value == 6_049_636 and cells[8].key.scale == "2"
+    assert cells[7].delta_text() == "+3.1%"  # 715,176 / 694,000 - 1 = 3.05%
