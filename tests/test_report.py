@@ -42,6 +42,13 @@ def test_psnr_verdicts(value, verdict):
     assert cell.delta == pytest.approx(value - 33.66)
 
 
+@pytest.mark.parametrize("measured_value, verdict", [(1.4701e6, "match"), (1.467e6, "differs"), (1.5299e6, "match"),
+                                                     (1.5301e6, "differs")])
+def test_a_coarsely_printed_count_matches_only_within_the_tolerance(measured_value, verdict):
+    """"1.5M" covers 1.45M-1.55M, 3.3% either way: the 2% params tolerance still bounds a match."""
+    assert verdicts.judge("params", measured_value, 1.5e6, "1.5e6").name == verdict
+
+
 def test_sizes_are_judged_relative_and_table_4_flops_are_mult_adds():
     row = reported("imdn", "params", "694000", dataset="", protocol="")
     (cell,) = report.build_cells([row], measured(Key("imdn", "", "2", "params"), 705_000))

@@ -55,6 +55,10 @@ PAPER = Paper(
                  sets=("DIV2K-val",), protocol="div2k-rgb", fallback="", tiers={"paper": {}}),
     ),
     known_differences={
+        **{("msit", model, "", scale, "params"): (
+            "Table I prints sizes to 0.1M: our count rounds to the printed value, but the printed digit is coarser "
+            "than the 2% params tolerance, so the verdict is by the tolerance")
+           for model, scale in (("edsr-baseline", "2"), ("liif-edsr-baseline", ""), ("metasr-edsr-baseline", ""))},
         ("msit", "msit-rdn", "", "", "params"): (
             "the official RDN config gives 26.80M trainable (stage B) and 28.88M deployed; 27.9M matches a stage-A "
             "model with t = 4 MSC groups (27.90M), as in a lab-mate's DF2K config: Table I may print that model "
