@@ -78,9 +78,13 @@ class Measurement:
         return is_short_budget(self.budget)
 
     def provenance(self) -> str:
+        return f"{self.source()}; {self.record.get('provenance', {}).get('time', '?')}"
+
+    def source(self) -> str:
+        """Its provenance less the time: what many measurements of one run share."""
         p = self.record.get("provenance", {})
         return (f"budget: {budget_text(self.budget)}; commit {p.get('git_commit') or '?'}; "
-                f"{p.get('device_name', '?')}; torch {p.get('torch', '?')}; {p.get('time', '?')}")
+                f"{p.get('device_name', '?')}; torch {p.get('torch', '?')}")
 
 
 def is_short_budget(budget: Any) -> bool:

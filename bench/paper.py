@@ -141,6 +141,9 @@ class Paper:
     about: str = ""  # one paragraph: what the reproduction does and costs
     # titles of other papers whose rows this reported.csv holds (the baselines' own papers, e.g. IMDN)
     other_titles: Mapping[str, str] = field(default_factory=dict)
+    # flags on the paper as a whole, concerning no single reported number (e.g. a method its text compares
+    # with that no table prints), with the paper's line numbers; flags on a number go in its reported.csv note
+    flags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         ids = [step.id for step in self.steps]

@@ -3,7 +3,13 @@
 Every number of every paper's ``reported.csv`` gets a cell: the reported value, the latest measured
 twin from the results store (``bench.measurements.latest``), the delta and a verdict from
 ``bench.verdicts`` (match, within tolerance, differs, short budget), or ``not measured`` with the reason
-(model not built here, metric not measurable, or the command that would measure it).
+(model not built here, metric not measurable, or the command that would measure it). A row that states its
+training set (``train=DF2K``) is compared only with weights trained on that set (``trained_on``).
+
+Each paper page numbers its notes in one scheme: the paper's flags (``bench.reported``), the known differences
+and the provenance of the measured values, each text once, listed under the table that first uses it; a
+note on every cell of a row is marked on the row, one on every cell of a table on its heading. The index
+leads with what was reproduced, then what is one command away and what needs a GPU budget.
 
 HTML pages (index + one per paper) come from the jinja2 templates in ``reports/templates/`` with
 autoescaping on (model names and notes are data) and no external assets, so they work offline.
@@ -26,13 +32,13 @@ import pandas as pd
 
 from bench import BenchError, registry, results
 from bench.figures import figures
-from bench.measurements import Key, Measurement, budget_text, latest
-from bench.reported import Reported, known_differences, paper_titles, reported_numbers
+from bench.measurements import Key, Measurement, budget_text, latest, scale_text, tier_of
+from bench.reported import Reported, known_differences, paper_flags, paper_titles, reported_numbers
 from bench.stats import CONFIDENCE, RESAMPLES, SEED, against_reference
 from bench.verdicts import VERDICTS, relative_metric
 from bench.verdicts import judge as verdict_of
 
-__all__ = ["Cell", "build_cells", "render_html", "render_markdown", "main"]
+__all__ = ["Cell", "build_cells", "by_training_set", "trained_on", "render_html", "render_markdown", "main"]
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
 DEFAULT_HR = "1024x720"
@@ -64,6 +70,11 @@ class Cell:
 
     def measured_text(self) -> str:
         return "" if self.measured is None else format_value(self.reported.metric, self.measured.value)
+
+    def notes(self) -> list[tuple[str, str]]:
+        """(kind, text) of the notes on the reported number: the paper's flags, then the known difference."""
+        return [("flag", flag) for flag in self.reported.flags] + (
+            [("known difference", self.known)] if self.known else [])
 
     def reported_text(self) -> str:
         """Quality metrics as printed in the paper (their precision is part of the number)."""
@@ -103,10 +114,12 @@ def key_for(row: Reported) -> tuple[Key | None, str]:
 
 
 def _hint(key: Key) -> str:
+    name = key.model + (f".{key.variant}" if key.variant else "")
     if key.metric.startswith("params") or key.metric.endswith("mult_adds"):
-        return f"python -m bench complexity {key.model} --scale {key.scale} --hr {key.protocol or DEFAULT_HR}"
+        scale = key.scale or "2"  # an arbitrary-scale model's one printed size: any scale's count
+        return f"python -m bench complexity {name} --scale {scale} --hr {key.protocol or DEFAULT_HR}"
     ensemble = " --self-ensemble" if key.self_ensemble else ""
-    return (f"python -m bench evaluate {key.model} --scale {key.scale} --dataset {key.dataset} "
+    return (f"python -m bench evaluate {name} --scale {key.scale} --dataset {key.dataset} "
             f"--protocol {key.protocol}{ensemble} --weights W")
 
 
@@ -153,16 +166,56 @@ def match(keys: list[Key | None], measured: dict[Key, Measurement]) -> list[tupl
     return found
 
 
-def build_cells(reported: list[Reported], measured: dict[Key, Measurement]) -> list[Cell]:
+# reported.csv's names of training sets (``train=``), by the sets a recipe lists
+TRAINING_SETS = {("DIV2K-train",): "DIV2K", ("DIV2K-train", "Flickr2K"): "DF2K"}
+
+
+def trained_on(record: dict[str, Any]) -> str:
+    """The training set of the weights a record measured, named as reported.csv names it ("DIV2K", "DF2K",
+    else the sets joined by "+"); "" where the record does not say (released weights, sizes, bicubic)."""
+    spent = record.get("budget") if isinstance(record.get("budget"), dict) else {}
+    sets = spent.get("overrides", {}).get("train_sets")
+    if sets is None and spent.get("tier") == "paper":  # the recipe as registered, unchanged
+        name = record.get("model", "") + (f".{record['variant']}" if record.get("variant") else "")
+        try:
+            sets = registry.get(name).build_recipe(record.get("scale")).train_sets
+        except (BenchError, TypeError, ValueError):
+            return ""
+    return TRAINING_SETS.get(tuple(sorted(sets)), "+".join(sorted(sets))) if sets else ""
+
+
+def by_training_set(records: Iterable[dict[str, Any]]) -> dict[str, dict[Key, Measurement]]:
+    """Training set -> ``latest`` of the records of weights trained on it."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(trained_on(record), []).append(record)
+    return {name: latest(group) for name, group in groups.items() if name}
+
+
+def build_cells(reported: list[Reported], measured: dict[Key, Measurement],
+                trained: dict[str, dict[Key, Measurement]] | None = None) -> list[Cell]:
+    """``measured``: ``latest(records)``; ``trained``: ``by_training_set(records)``, where a row that states its
+    training set finds its twin (if None, it is taken from ``measured``)."""
+    if trained is None:
+        trained = {}
+        for key, m in measured.items():
+            trained.setdefault(trained_on(m.record), {})[key] = m
     known = {card.name for card in registry.list_models()}
     explained = known_differences()
     wanted = [key_for(row) for row in reported]
+    found: list[tuple[Key | None, Measurement | None, Measurement | None]] = [(None, None, None)] * len(reported)
+    stated = [row.trained_on if row.metric in ("psnr", "ssim") else "" for row in reported]  # sizes: any training
+    for train in set(stated):
+        rows = [i for i, row_train in enumerate(stated) if row_train == train]
+        pool = trained.get(train, {}) if train else measured
+        for i, twin in zip(rows, match([wanted[i][0] for i in rows], pool), strict=True):
+            found[i] = twin
     cells = []
-    for row, (_, why), (key, twin, other) in zip(reported, wanted, match([k for k, _ in wanted], measured),
-                                                 strict=True):
+    for row, (_, why), (key, twin, other) in zip(reported, wanted, found, strict=True):
         cell = Cell(row, key, why="not measurable" if key is None else "", hint=why,
                     known=explained.get((row.paper, row.model, row.variant, row.scale, row.metric, row.dataset))
                     or explained.get((row.paper, row.model, row.variant, row.scale, row.metric), ""))
+        elsewhere = measured.get(key) if key is not None else None
         if key is not None and row.model not in known:
             cell.why = "not built here"
             cell.hint = f"{row.model} is not implemented in this harness"
@@ -174,6 +227,10 @@ def build_cells(reported: list[Reported], measured: dict[Key, Measurement]) -> l
             if other is not None:
                 cell.why = (f"measured only with {other.key.protocol or 'another setting'}: "
                             f"{format_value(key.metric, other.value)}")
+            elif elsewhere is not None:  # the row states a training set; these weights were trained on another
+                other_set = trained_on(elsewhere.record) or "a set not recorded"
+                cell.why = (f"measured only with weights trained on {other_set}: "
+                            f"{format_value(key.metric, elsewhere.value)}")
             else:
                 cell.why = "no run yet"
         cells.append(cell)
@@ -189,9 +246,62 @@ class Table:
     columns: list[tuple[str, str]] = field(default_factory=list)  # (dataset, metric)
     rows: list[tuple[str, str, str]] = field(default_factory=list)  # (model, variant, scale)
     cells: dict[tuple, Cell] = field(default_factory=dict)
+    # note numbers (``annotate``): on the heading, on a row, beside a cell's reported and its measured value
+    marks: list[int] = field(default_factory=list)
+    row_marks: dict[tuple, list[int]] = field(default_factory=dict)
+    cell_marks: dict[tuple, list[int]] = field(default_factory=dict)
+    measured_marks: dict[tuple, int] = field(default_factory=dict)
+    notes: list[Note] = field(default_factory=list)  # the notes this table is the first to use
 
     def cell(self, row: tuple, column: tuple) -> Cell | None:
         return self.cells.get((row, column))
+
+
+@dataclass(frozen=True)
+class Note:
+    number: int
+    kind: str  # "flag", "known difference" or "measured with" (a measured value's provenance)
+    text: str
+
+
+def annotate(tables: list[Table], flags: Sequence[str] = ()) -> list[Note]:
+    """Number a page's notes, each text once, in order of first use, and mark where each applies. Returns the
+    paper's own flags (``flags``: numbered first, shown at the top of the page); each table's ``notes`` are
+    those it is the first to use."""
+    numbers: dict[tuple[str, str], int] = {}
+
+    def number(kind: str, text: str, new: list[Note]) -> int:
+        if (kind, text) not in numbers:
+            numbers[(kind, text)] = len(numbers) + 1
+            new.append(Note(numbers[(kind, text)], kind, text))
+        return numbers[(kind, text)]
+
+    page: list[Note] = []
+    for flag in flags:
+        number("flag", flag, page)
+    for table in tables:
+        carriers: dict[tuple[str, str], set[tuple]] = {}
+        for place, cell in table.cells.items():
+            for note in cell.notes():
+                carriers.setdefault(note, set()).add(place)
+        for row in table.rows:
+            places = [(row, column) for column in table.columns if (row, column) in table.cells]
+            for place in places:
+                cell = table.cells[place]
+                for note in cell.notes():
+                    n = number(*note, table.notes)
+                    if len(carriers[note]) == len(table.cells) and len(table.rows) > 1:
+                        marks = table.marks
+                    elif set(places) <= carriers[note] and len(places) > 1:
+                        marks = table.row_marks.setdefault(row, [])
+                    else:
+                        marks = table.cell_marks.setdefault(place, [])
+                    if n not in marks:
+                        marks.append(n)
+        for place, cell in table.cells.items():  # after the flags, so that those come first under the table
+            if cell.measured is not None:
+                table.measured_marks[place] = number("measured with", cell.measured.source(), table.notes)
+    return page
 
 
 def tables_of(cells: list[Cell]) -> dict[str, list[Table]]:
@@ -280,6 +390,124 @@ def paired_rows(paired: Sequence[dict[str, Any]], models: set[str]) -> list[list
     return rows
 
 
+# ---- the index: what was reproduced, what is one command away, what needs a GPU budget ------------------
+
+REPRODUCED = ("match", "within tolerance")
+KINDS = ("sizes (params, Mult-Adds)", "bicubic rows", "released weights of compared methods", "models trained here")
+EXAMPLES = 4
+
+
+def kind_of(cell: Cell) -> str:
+    """Which of ``KINDS`` a measured cell is."""
+    assert cell.measured is not None
+    if cell.reported.metric not in ("psnr", "ssim"):
+        return KINDS[0]
+    if cell.reported.model == REFERENCE:
+        return KINDS[1]
+    return KINDS[2] if cell.measured.tier == "none" else KINDS[3]
+
+
+def _duration(seconds: float) -> str:
+    return f"about {seconds / 60:.0f} min" if seconds < 5400 else f"about {seconds / 3600:.1f} h"
+
+
+def _evaluation_costs(records: list[dict[str, Any]]) -> tuple[dict[tuple, float], dict[str, int]]:
+    """(name, scale, self-ensemble) -> measured seconds per image (the mean over its stored evaluations),
+    and set -> its number of images, from the stored evaluations."""
+    spent: dict[tuple, list[float]] = {}
+    sizes: dict[str, int] = {}
+    for r in records:
+        if r.get("kind") == "evaluate" and r.get("seconds") and r.get("n_images"):
+            key = (r.get("model", "") + (f".{r['variant']}" if r.get("variant") else ""), scale_text(r.get("scale")),
+                   bool(r.get("self_ensemble")))
+            spent.setdefault(key, []).append(r["seconds"] / r["n_images"])
+            sizes[r.get("dataset", "")] = r["n_images"]
+    return {key: sum(v) / len(v) for key, v in spent.items()}, sizes
+
+
+def _paper_iteration_seconds(records: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """(name, scale) -> seconds per iteration of a stored training run with the paper's budget."""
+    return {(r.get("model", "") + (f".{r['variant']}" if r.get("variant") else ""), scale_text(r.get("scale"))):
+            1 / r["it_per_s"] for r in records
+            if r.get("kind") == "train" and tier_of(r.get("budget")) == "paper" and r.get("it_per_s")}
+
+
+def summary(cells: list[Cell], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The index's lead: reproduced cells by kind (with examples), then the commands that would measure the
+    rest, grouped as one command away (sizes; evaluations of bicubic and of stored released weights) or
+    needing a GPU budget (the paper's recipe), each with an estimated cost where a stored measurement gives one."""
+    titles = paper_titles()
+    reproduced = {kind: [] for kind in KINDS}
+    for cell in cells:
+        if cell.verdict in REPRODUCED:
+            reproduced[kind_of(cell)].append(cell)
+    per_image, set_sizes = _evaluation_costs(records)
+    iteration = _paper_iteration_seconds(records)
+    released = {(r.get("model", "") + (f".{r['variant']}" if r.get("variant") else ""), scale_text(r.get("scale"))):
+                r["weights"] for r in records
+                if r.get("kind") == "evaluate" and tier_of(r.get("budget")) == "none"
+                and not str(r.get("weights", "none")).startswith("none")}
+    built = {card.name for card in registry.list_models()}
+    commands: dict[str, dict[str, Any]] = {}  # command -> {group, cells, cost (seconds or None), basis}
+    for cell in cells:
+        key, row = cell.key, cell.reported
+        if key is None or row.model not in built or cell.verdict not in ("not measured", "short budget"):
+            continue
+        name = key.model + (f".{key.variant}" if key.variant else "")
+        if cell.verdict == "not measured" and row.metric not in ("psnr", "ssim"):
+            group, command, cost, basis = "sizes", cell.hint, None, "no stored timing of a count"
+        elif cell.verdict == "not measured" and not row.trained_on and (
+                key.model == REFERENCE or (name, key.scale) in released):
+            weights = f" --weights {released[(name, key.scale)]}" if key.model != REFERENCE else ""
+            command = (f"python -m bench evaluate {name} --scale {key.scale} --dataset {key.dataset} "
+                       f"--protocol {key.protocol}{' --self-ensemble' if key.self_ensemble else ''}{weights}")
+            seconds = per_image.get((name, key.scale, key.self_ensemble))
+            images = set_sizes.get(key.dataset)
+            group = "evaluations"
+            if seconds is None or images is None:
+                cost, basis = None, "no stored evaluation of this model at this scale, or of this set"
+            else:
+                cost, basis = seconds * images, f"{seconds:.2f} s per image measured here x {images} images"
+        elif name in built and registry.get(name).recipe is not None:
+            recipe = registry.get(name).build_recipe(int(key.scale) if key.scale.isdigit() else float(key.scale))
+            sets = {"DF2K": " --train-sets DIV2K-train,Flickr2K", "DIV2K": " --train-sets DIV2K-train"}
+            command = f"python -m bench train {name} --scale {key.scale} --recipe paper{sets.get(row.trained_on, '')}"
+            group = "training"
+            seconds = iteration.get((name, key.scale))
+            if seconds is None:
+                cost, basis = None, (f"{recipe.iterations:,} iterations of batch {recipe.batch_size}; no paper-budget "
+                                     f"run stored to time one ('--dry-run' estimates GPU-hours from FLOPs)")
+            else:
+                cost, basis = recipe.iterations * seconds, f"{recipe.iterations:,} iterations x {seconds:.2f} s"
+        else:
+            continue
+        entry = commands.setdefault(command, {"group": group, "command": command, "cells": 0, "cost": cost,
+                                              "basis": basis, "papers": set()})
+        entry["cells"] += 1
+        entry["papers"].add(titles.get(row.paper, row.paper))
+    groups = {}
+    for group in ("sizes", "evaluations", "training"):
+        mine = sorted((c for c in commands.values() if c["group"] == group), key=lambda c: -c["cells"])
+        known = [c["cost"] for c in mine if c["cost"] is not None]
+        groups[group] = {"commands": mine, "cells": sum(c["cells"] for c in mine),
+                         "cost": _duration(sum(known)) if known else "",
+                         "unestimated": len(mine) - len(known)}
+    return {"reproduced": [{"kind": kind, "cells": found, "count": len(found),
+                            "papers": len({c.reported.paper for c in found}),
+                            "examples": _examples(found)} for kind, found in reproduced.items()],
+            "total": sum(len(found) for found in reproduced.values()), "groups": groups, "titles": titles}
+
+
+def _examples(cells: list[Cell]) -> list[Cell]:
+    """Up to ``EXAMPLES`` cells, of as many different models as there are."""
+    seen, chosen = set(), []
+    for cell in cells:
+        if cell.reported.model not in seen and len(chosen) < EXAMPLES:
+            seen.add(cell.reported.model)
+            chosen.append(cell)
+    return chosen
+
+
 # ---- rendering ------------------------------------------------------------------------------------------
 
 def _environment():
@@ -304,8 +532,8 @@ def _pages(cells: list[Cell], records: list[dict[str, Any]], paired: Sequence[di
         mine = [c for c in cells if c.reported.paper == paper]
         models = {c.reported.model for c in mine}
         pages.append({"paper": paper, "title": titles.get(paper, paper), "tables": tables, "cells": mine,
-                      "tally": tally(mine), "extra": extra_records(records, models & built),
-                      "paired": paired_rows(paired, models & built)})
+                      "flags": annotate(tables, paper_flags().get(paper, ())), "tally": tally(mine),
+                      "extra": extra_records(records, models & built), "paired": paired_rows(paired, models & built)})
     return pages
 
 
@@ -318,31 +546,32 @@ def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path,
     stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     for page in pages:
         page["figures"], page["figures_note"] = figures(page["paper"], page["cells"], page["extra"], out)
-        footnotes: list[str] = []
-        for cell in page["cells"]:
-            if cell.measured is not None:
-                text = cell.measured.provenance()
-                if text not in footnotes:
-                    footnotes.append(text)
-        page["footnotes"] = footnotes
-        numbers = {text: number for number, text in enumerate(footnotes, start=1)}
         html = env.get_template("paper.html.j2").render(
             page=page, verdicts=VERDICTS, generated=stamp, paired_columns=PAIRED_COLUMNS, reference=REFERENCE,
-            paired_method=PAIRED_METHOD, footnote=lambda c, n=numbers: n[c.measured.provenance()])
+            paired_method=PAIRED_METHOD)
         (out / f"{page['paper']}.html").write_text(html)
     index = out / "index.html"
-    index.write_text(env.get_template("index.html.j2").render(pages=pages, verdicts=VERDICTS, generated=stamp))
+    index.write_text(env.get_template("index.html.j2").render(pages=pages, verdicts=VERDICTS, generated=stamp,
+                                                              summary=summary(cells, records)))
     return index
 
 
+def _marks(numbers: Sequence[int]) -> str:
+    return f" [{', '.join(map(str, numbers))}]" if numbers else ""
+
+
 def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = ()) -> str:
-    """``paired`` as for ``render_html``."""
+    """``paired`` as for ``render_html``. Notes are numbered as on the HTML pages (``annotate``): ``[n]``."""
     built = {card.name for card in registry.list_models()}
+    titles = paper_titles()
     lines = ["# Reported vs measured", ""]
     for paper, tables in sorted(tables_of(cells).items()):
-        lines += [f"## {paper}", ""]
+        lines += [f"## {titles.get(paper, paper)}", ""]
+        flags = annotate(tables, paper_flags().get(paper, ()))
+        if flags:
+            lines += ["Flags on the paper as a whole:", "", *_note_lines(flags), ""]
         for table in tables:
-            lines += [f"### {table.name}", "", "| model | variant | scale | " +
+            lines += [f"### {table.name}{_marks(table.marks)}", "", "| model | variant | scale | " +
                       " | ".join(f"{d} {m}".strip() for d, m in table.columns) + " |",
                       "|---|---|---|" + "---|" * len(table.columns)]
             for row in table.rows:
@@ -353,21 +582,26 @@ def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = ()) ->
                         parts.append("")
                         continue
                     metric = cell.reported.metric
-                    text = cell.reported_text()
+                    text = cell.reported_text() + _marks(table.cell_marks.get((row, column), []))
                     if cell.measured is not None:
-                        text += f" / {format_value(metric, cell.measured.value)} ({cell.delta_text()}, {cell.verdict})"
+                        value = format_value(metric, cell.measured.value)
+                        mark = _marks([table.measured_marks[(row, column)]])
+                        text += f" / {value}{mark} ({cell.delta_text()}, {cell.verdict})"
                     else:
                         text += " / not measured"
-                    if cell.known:
-                        text += f" [known: {cell.known}]"
                     parts.append(text)
-                lines.append(f"| {row[0]} | {row[1]} | {row[2]} | " + " | ".join(parts) + " |")
-            lines.append("")
+                lines.append(f"| {row[0]}{_marks(table.row_marks.get(row, []))} | {row[1]} | {row[2]} | "
+                             + " | ".join(parts) + " |")
+            lines += ["", *_note_lines(table.notes), ""] if table.notes else [""]
         rows = paired_rows(paired, {c.reported.model for c in cells if c.reported.paper == paper} & built)
         if rows:
             lines += [f"### Image by image against {REFERENCE}", "", "| " + " | ".join(PAIRED_COLUMNS) + " |",
                       "|" + "---|" * len(PAIRED_COLUMNS), *("| " + " | ".join(row) + " |" for row in rows), ""]
     return "\n".join(lines)
+
+
+def _note_lines(notes: Sequence[Note]) -> list[str]:
+    return [f"- [{note.number}] {note.kind}: {note.text}" for note in notes]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.html or args.markdown):
             raise BenchError("say what to write: --html and/or --markdown")
         records = results.load_records(args.results_dir)
-        cells = build_cells(reported_numbers(), latest(records))
+        cells = build_cells(reported_numbers(), latest(records), by_training_set(records))
         out = Path(args.out)
         counts = tally(cells)
         print(f"{len(cells)} reported numbers, {len(records)} stored measurements from "

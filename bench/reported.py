@@ -2,6 +2,14 @@
 
 Each paper's manifest (``bench.paper.Paper``) names its ``reported.csv``, with the columns
 ``paper, table, model, variant, scale, dataset, metric, value, protocol, note``.
+
+A ``note`` holds routine provenance first ("printed as 1,592K", "label: ..."), shown on hover, then any
+flags, each starting with ``flag: `` (``"printed as 723K; flag: scale printed as x2 ...; flag: ..."``). A
+flag is what a reader must see beside the number: a typo in the paper, an inconsistency between its tables
+or between its text and a table, or a reading the reproduction had to choose (with the paper's line
+numbers). The report numbers each flag and shows it under its table. Flags that concern no single number
+("the text names a method its tables do not print") are the manifest's ``Paper.flags`` (``paper_flags``),
+shown at the top of the paper's page.
 """
 
 from __future__ import annotations
@@ -16,10 +24,11 @@ import pandas as pd
 from bench import BenchError
 from bench.paper import papers
 
-__all__ = ["Reported", "COLUMNS", "read_reported", "reported_numbers", "reported_frame", "paper_titles",
-           "known_differences"]
+__all__ = ["Reported", "COLUMNS", "FLAG", "read_reported", "reported_numbers", "reported_frame", "paper_titles",
+           "known_differences", "paper_flags"]
 
 COLUMNS = ("paper", "table", "model", "variant", "scale", "dataset", "metric", "value", "protocol", "note")
+FLAG = "flag: "  # starts each flag in a note (see the module's docstring)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,22 @@ class Reported:
     note: str
     source: str  # file and line it was read from
     printed: str = ""  # the value exactly as typed (its last digit is the paper's precision)
+
+    @property
+    def routine_note(self) -> str:
+        """The note's routine provenance: what comes before its first flag."""
+        return self.note.split(FLAG)[0].strip().rstrip(";").strip()
+
+    @property
+    def flags(self) -> list[str]:
+        """The note's flags, in the order typed."""
+        return [flag.strip().rstrip(";").strip() for flag in self.note.split(FLAG)[1:]]
+
+    @property
+    def trained_on(self) -> str:
+        """The training set the row states (``train=DIV2K`` in its variant), "" if it states none."""
+        return next((part.removeprefix("train=") for part in self.variant.split(";") if part.startswith("train=")),
+                    "")
 
 
 def read_reported(path: Path) -> list[Reported]:
@@ -79,3 +104,8 @@ def known_differences() -> dict[tuple[str, ...], str]:
     reported.csv) -> reason, for every dataset of that row; a sixth element, the dataset, narrows it to one
     cell."""
     return {key: why for paper in papers().values() for key, why in paper.known_differences.items()}
+
+
+def paper_flags() -> dict[str, tuple[str, ...]]:
+    """Paper name -> its flags that concern no single reported number (``Paper.flags``)."""
+    return {name: paper.flags for name, paper in papers().items() if paper.flags}

@@ -291,10 +291,11 @@ def run_paper(paper: Paper, ctx: Context, only: tuple[str, ...] = ()) -> dict[st
 def _cells_measured(paper: Paper, started: str) -> dict[str, int]:
     """The reported cells, of any paper's tables, whose measured twin this run produced, judged as the report
     judges them (a compared method's rows sit in the tables of the papers that compare with it)."""
-    from bench.report import build_cells, tally
+    from bench.report import build_cells, by_training_set, tally
     from bench.reported import reported_numbers
 
-    cells = build_cells(reported_numbers(), latest(results.load_records()))
+    records = results.load_records()
+    cells = build_cells(reported_numbers(), latest(records), by_training_set(records))
     rows = [c for c in cells if c.measured and c.measured.record.get("provenance", {}).get("time", "") >= started]
     for cell in rows:
         r = cell.reported

@@ -75,12 +75,51 @@ def test_a_smoke_budget_psnr_is_never_a_reproduction():
     assert cell.verdict == "match"
 
 
-def test_training_set_and_self_ensemble_tags_select_the_measurement():
-    row = reported("msra-light", variant="train=DIV2K;self-ensemble", protocol="basicsr", paper="msra")
+def trained(key, value, *sets, tier="paper"):
+    """A measurement of weights trained here on ``sets`` (as ``bench train --train-sets`` records them)."""
+    spent = budget(tier, "", **({"train_sets": list(sets)} if sets else {}))
+    return {key: Measurement(key, value, spent, {"budget": spent, "provenance": {}})}
+
+
+def test_self_ensemble_tag_selects_the_measurement():
+    row = reported("msra-light", variant="self-ensemble", protocol="basicsr", paper="msra")
     plain = Key("msra-light", "", "2", "psnr", "Set5", "basicsr")
     assert report.build_cells([row], measured(plain, 38.0))[0].verdict == "not measured"
     (cell,) = report.build_cells([row], measured(dataclasses.replace(plain, self_ensemble=True), 38.0))
     assert cell.measured is not None
+
+
+def test_a_row_that_states_its_training_set_matches_only_weights_trained_on_it():
+    div2k = reported("msra-light", variant="train=DIV2K", protocol="basicsr", paper="msra", printed="38.23")
+    untagged = dataclasses.replace(div2k, variant="")
+    key = Key("msra-light", "", "2", "psnr", "Set5", "basicsr")
+    (cell,) = report.build_cells([div2k], trained(key, 38.23, "DIV2K-train"))
+    assert (cell.verdict, cell.measured.value) == ("match", 38.23)
+    (cell,) = report.build_cells([div2k], trained(key, 38.23, "DIV2K-train", "Flickr2K"))
+    assert (cell.verdict, cell.why) == ("not measured", "measured only with weights trained on DF2K: 38.230")
+    (cell,) = report.build_cells([div2k], measured(key, 38.23))  # released weights: their training set unrecorded
+    assert (cell.verdict, cell.why) == ("not measured", "measured only with weights trained on a set not recorded: "
+                                                        "38.230")
+    for spent in (trained(key, 38.23, "DIV2K-train", "Flickr2K"), measured(key, 38.23)):
+        assert report.build_cells([untagged], spent)[0].verdict == "match"  # a row stating none takes any
+    # sizes do not depend on training: a tagged row's size is matched as any other
+    size = reported("msra-light", "params", "769000", dataset="", protocol="", variant="train=DIV2K", paper="msra")
+    assert report.build_cells([size], measured(Key("msra-light", "", "2", "params"), 769_000))[0].verdict == "match"
+
+
+def test_rows_of_two_training_sets_each_find_their_own_latest_measurement(tmp_path):
+    """The same model, scale and set trained on DIV2K and on DF2K: neither hides the other."""
+    store = tmp_path / "store"
+    for psnr, sets in ((38.40, ["DIV2K-train"]), (38.50, ["DIV2K-train", "Flickr2K"])):
+        results.append({"model": "msra-classical", "variant": "", "scale": 2, "dataset": "Set5", "protocol": "basicsr",
+                        "psnr": psnr, "ssim": 0.96, "self_ensemble": False,
+                        "budget": budget("paper", "", train_sets=sets)}, "evaluate", store)
+    rows = [reported("msra-classical", variant=f"train={name}", protocol="basicsr", paper="msra", printed=printed)
+            for name, printed in (("DIV2K", "38.40"), ("DF2K", "38.50"))]
+    records = results.load_records(store)
+    cells = report.build_cells(rows, latest(records), report.by_training_set(records))
+    assert [(c.verdict, c.measured.value) for c in cells] == [("match", 38.40), ("match", 38.50)]
+    assert report.trained_on(records[0]) == "DIV2K" and report.trained_on(records[1]) == "DF2K"
 
 
 def test_unmeasured_cells_say_why():
@@ -143,7 +182,7 @@ def test_html_report_shows_reported_measured_delta_and_verdict(rendered):
         assert f'href="{paper}.html"' in index
     assert "http://" not in index and "https://" not in index  # no external assets: works offline
     markdown = (rendered / "report.md").read_text()
-    assert "33.66 / 33.661 (+0.001, match)" in markdown
+    assert re.search(r"\| 33\.66 / 33\.661 \[\d+\] \(\+0\.001, match\)", markdown)
 
 
 def test_html_escapes_notes_and_names(rendered):
@@ -175,6 +214,25 @@ def test_index_renders_in_headless_chromium(rendered, tmp_path):
     image = Image.open(shot).convert("L")
     assert image.size == (1280, 900)
     assert ImageStat.Stat(image).stddev[0] > 10  # not a blank page
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package 'chromium')")
+def test_a_flag_is_numbered_in_its_cell_and_its_text_shown_under_the_table(rendered):
+    """Without hovering: the number is text in the cell, the note is text in the list (not a title attribute)."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900"]
+    url = (rendered / "amms.html").as_uri()
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    cell = _cell(dom, "7251", "amms/reported.csv")  # VDSR's B100 x4 SSIM, printed without its "0."
+    numbers = re.search(r'<span class="reported">7251</span><sup class="mark">([\d,]+)</sup>', cell).group(1)
+    notes = dict(re.findall(r'<li value="(\d+)" class="[\w-]+"><span class="kind">[^<]*</span> ([^<]*)</li>', dom))
+    texts = [html.unescape(notes[n]) for n in numbers.split(",")]
+    assert any(t.startswith("printed '27.29/7251' (line 419): the leading '0.' is missing") for t in texts)
+    # a flag on a whole table is marked once on its heading, and its text listed once on the page
+    assert re.search(r"<h2>Table 1<sup class=\"mark\">[\d,]+</sup></h2>", dom)
+    caption = "Table 1's caption (line 348) says Set5 x2 while the text (line 337) says 'scale factor = 4': read as x2"
+    assert [html.unescape(t) for t in notes.values()].count(caption) == 1
+    # the paper's own flags lead the page
+    assert dom.index("names SCN among the compared methods") < dom.index("<h2>Table 1")
 
 
 def test_known_differences_name_real_rows_and_reach_their_cells(monkeypatch):
@@ -239,3 +297,54 @@ def test_the_join_gives_every_matching_rule_its_verdict_on_a_fixture_store(tmp_p
                                            "not measurable"]
     assert cells[8].measured.value == 6_049_636 and cells[8].key.scale == "2"
     assert cells[7].delta_text() == "+3.1%"  # 715,176 / 694,000 - 1 = 3.05%
+
+
+def test_markdown_lists_each_note_once_under_the_table_that_first_uses_it(rendered):
+    markdown = (rendered / "report.md").read_text()
+    msit = markdown[markdown.index("## MSIT"):markdown.index("## MSRA-SR")]
+    assumed = "protocol not stated in the paper: LIIF's convention assumed"
+    cells = sum(assumed in r.note for r in reported_numbers() if r.paper == "msit")
+    assert cells > 100 and msit.count(assumed) == 1  # one note for every MSIT cell
+    number = re.search(r"- \[(\d+)\] flag: " + re.escape(assumed), msit).group(1)
+    assert re.search(rf"### Table II \[{number}\]", msit)  # marked on the heading of each table it wholly covers
+    amms = markdown[markdown.index("## AMMS-Net"):markdown.index("## IMDN")]
+    interp2 = "says the bicubic rows were made with MATLAB's interp2"
+    assert amms.count(interp2) == 1
+    number = re.search(r"- \[(\d+)\] flag: [^\n]*" + re.escape(interp2), amms).group(1)
+    assert len(re.findall(rf"\| bicubic \[{number}\] \|", amms)) == 3  # on the row, x2 x3 x4; not in each cell
+    assert amms.index("names SCN among the compared methods") < amms.index("### Table 1")
+
+
+def test_the_index_leads_with_what_was_reproduced(rendered):
+    index = (rendered / "index.html").read_text()
+    order = [index.index(f'id="{part}"') for part in ("reproduced", "one-command", "gpu", "papers")]
+    assert order == sorted(order)
+    lead = index[order[0]:order[1]]
+    store = rendered.parent / "store"
+    cells = report.build_cells(reported_numbers(), latest(results.load_records(store)))
+    reproduced = [c for c in cells if c.verdict in ("match", "within tolerance")]
+    assert f'id="reproduced">Reproduced: {len(reproduced)} reported numbers</h2>' in lead
+    # the fixture's store: bicubic Set5 x2 reproduces AMMS-Net's two Table 2 cells; the rest are IMDN's sizes
+    bicubic = lead[lead.index("<h3>bicubic rows</h3>"):lead.index("<h3>released weights")]
+    assert re.search(r'<span class="count">2</span> cells in 1 papers', bicubic)
+    assert "bicubic x2\nSet5 psnr" in bicubic
+    sizes = lead[lead.index("<h3>sizes (params, Mult-Adds)</h3>"):lead.index("<h3>bicubic rows</h3>")]
+    assert re.search(rf'<span class="count">{len(reproduced) - 2}</span>', sizes) and "imdn x2" in sizes
+    # one command away: bicubic on the sets not yet evaluated, each costed from the stored Set5 evaluation
+    away = index[order[1]:order[2]]
+    assert "python -m bench evaluate bicubic --scale 2 --dataset Set14 --protocol matlab</code>" in away
+    assert "cost not estimated" in away  # the fixture's evaluation stores no time, nor does any say Set14's size
+
+
+def test_an_evaluation_one_command_away_is_costed_from_a_stored_one():
+    def evaluation(model, dataset, seconds, images):
+        return {"kind": "evaluate", "model": model, "variant": "", "scale": 2, "dataset": dataset, "protocol": "matlab",
+                "seconds": seconds, "n_images": images, "weights": "none (parameter-free)", "budget": INFERENCE}
+
+    records = [evaluation("bicubic", "Set5", 1.0, 5), evaluation("srcnn", "Set14", 70.0, 14)]
+    cells = report.build_cells([reported(dataset="Set14")], {})
+    (command,) = report.summary(cells, records)["groups"]["evaluations"]["commands"]
+    assert command["command"] == "python -m bench evaluate bicubic --scale 2 --dataset Set14 --protocol matlab"
+    assert command["cost"] == pytest.approx(1.0 / 5 * 14)  # bicubic's seconds per image x Set14's images
+    assert command["basis"] == "0.20 s per image measured here x 14 images"
+    assert report.summary(cells, records[:1])["groups"]["evaluations"]["commands"][0]["cost"] is None

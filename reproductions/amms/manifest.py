@@ -40,6 +40,12 @@ PAPER = Paper(
           "(arXiv 2004.03939, venue not stated)",
     reported=Path(__file__).with_name("reported.csv"),
     about=__doc__.split("\n\n")[1],
+    flags=(
+        "the text (lines 362-368) names SCN among the compared methods and describes it, but Table 2 (lines "
+        "394-442) has no SCN row; it prints VDSR and MemNet rows instead, which that passage does not name",
+        "the text (lines 380-382) says Table 3 gives the SSIMs, but the paper has no Table 3: the SSIMs are "
+        "Table 2's, after each PSNR",
+    ),
     steps=(
         Sizes(id="sizes", rows=MAIN + ROWS, counter="meta",
               tiers={"ci": {"rows": MAIN, "hr": (64, 64), "counter": "fvcore", "cache": False}, "smoke": {},

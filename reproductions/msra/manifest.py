@@ -52,6 +52,10 @@ PAPER = Paper(
     title="MSRA-SR: image SR Transformer with multi-scale shared representation acquisition (ICCV 2023)",
     reported=Path(__file__).with_name("reported.csv"),
     about=__doc__.split("\n\n")[1],
+    flags=(
+        "the text (line 276) names CRAN among the methods Table 2 compares with, but Table 2 (lines 216-260) has no "
+        "CRAN row",
+    ),
     steps=(
         Sizes(id="sizes", rows=MAIN + TABLE_4, lr_pad="swinir",
               tiers={"ci": {"rows": MAIN, "hr": (64, 64), "lr_pad": "none", "cache": False}, "smoke": {}, "paper": {}}),
