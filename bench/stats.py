@@ -92,7 +92,7 @@ def _protocol(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], protocol
     if not common:
         raise BenchError(f"no protocol in common ({said}): scores under different protocols are not comparable; "
                          f"evaluate one under the other's (`python -m bench evaluate {names[1]} {where} --protocol "
-                         f"{have[names[0]][0]} --weights ...`, no weights for a parameter-free model)")
+                         f"{have[names[0]][0]}`, with its --weights unless it is parameter-free like bicubic)")
     if len(common) > 1:
         raise BenchError(f"both are evaluated under {', '.join(common)}: say which with --protocol")
     return common[0]
