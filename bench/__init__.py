@@ -15,5 +15,10 @@ __version__ = "0.1.0"
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 
+def help_summary(doc: str) -> str:
+    """A module docstring's first line, as --help shows it: without reStructuredText's double backticks."""
+    return doc.split("\n")[0].replace("``", "")
+
+
 class BenchError(Exception):
     """A user-facing error: the CLI prints its message alone, without a traceback."""

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from bench import BenchError, registry
+from bench import BenchError, help_summary, registry
 from bench.complexity import COUNTERS
 from bench.measurements import budget
 from bench.metrics import PROTOCOLS
@@ -297,7 +297,8 @@ def cmd_data(args: argparse.Namespace) -> None:
 
     if args.action == "list":
         payload = catalog.describe(args.data_root)
-        text = "\n".join(f"{d['name']:<10} {d['status']:<12} {d['source']}" for d in payload["datasets"])
+        width = max(len(d["name"]) for d in payload["datasets"])
+        text = "\n".join(f"{d['name']:<{width}}  {d['status']:<11}  {d['source']}" for d in payload["datasets"])
     elif not args.name and args.action in ("download", "verify"):
         raise BenchError(f"data {args.action} needs a dataset name, e.g. `python -m bench data {args.action} Set5` "
                          f"(`python -m bench data list` names them)")
@@ -475,7 +476,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=help_summary(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
 
     def tile_options(p: argparse.ArgumentParser) -> None:
@@ -529,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "fvcore-meta: fvcore's formulas on the meta device (seconds; equal to fvcore, tested); "
                         "meta: FlopCounterMode (conv/linear/matmul only); analytic: the model's own formula "
                         "(default: fvcore for one model, fvcore-meta for --all)")
-    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--scale", type=int, default=4, help="upscaling factor (default 4; --all counts every scale)")
     p.add_argument("--hr", default="1024x720", help="HR output WIDTHxHEIGHT (1280x720: the CARN/IMDN 720p rule)")
     p.add_argument("--lr-pad", default="none",
                    help="none; swinir: LR side = (HR // s // window + 1) * window, as SwinIR's and MSRA-SR's tables; "
@@ -557,10 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train with a paper's recipe (also under torchrun)")
     p.add_argument("model")
-    p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--scale", type=int, default=2, help="upscaling factor (default 2)")
     p.add_argument("--recipe", choices=["paper", "smoke"], default="smoke",
                    help="paper: the paper's full recipe; smoke: the same with a short, labelled budget")
-    p.add_argument("--iterations", type=int)
+    p.add_argument("--iterations", type=int, help="optimiser steps (default: the recipe's; fewer is a labelled "
+                   "short budget)")
     p.add_argument("--batch-size", type=int, help="global batch (split over torchrun processes)")
     p.add_argument("--lr-patch", type=int)
     p.add_argument("--train-sets", help="comma-separated, e.g. B100,Urban100 or samples-train")

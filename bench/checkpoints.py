@@ -30,7 +30,7 @@ from torch import nn
 
 from bench import BenchError, registry
 
-__all__ = ["save_model", "read_spec", "read_state_dict", "load_weights", "load_model", "training_budget"]
+__all__ = ["weights_dir", "save_model", "read_spec", "read_state_dict", "load_weights", "load_model", "training_budget"]
 
 _STEP_PREFIX = "model/"  # a step checkpoint's model tensors (its others: ema/, optim/)
 
@@ -60,11 +60,19 @@ def save_model(path: str | os.PathLike, model: nn.Module, budget: Any = None) ->
     return path
 
 
+def weights_dir() -> Path:
+    """Published checkpoints: ``$BENCH_WEIGHTS_DIR``, else ``./weights``."""
+    return Path(os.environ.get("BENCH_WEIGHTS_DIR", "") or "weights")
+
+
 def _existing(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise BenchError(f"weights file {path} does not exist")
-    return path
+    """A weights file as given, else by that name in ``weights_dir()`` or its ``zoo/`` (compared methods)."""
+    given = Path(path)
+    for candidate in (given, weights_dir() / given, weights_dir() / "zoo" / given):
+        if candidate.is_file():
+            return candidate
+    raise BenchError(f"weights file {given} does not exist (nor in {weights_dir()} or {weights_dir() / 'zoo'}: "
+                     f"$BENCH_WEIGHTS_DIR)")
 
 
 def _metadata(path: Path) -> dict[str, str]:

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import BenchError, results
+from bench import BenchError, help_summary, results
 from bench.measurements import Key, Measurement, flatten
 from bench.verdicts import regression
 
@@ -125,7 +125,7 @@ def _table(outcomes: list[Outcome]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.regression", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.regression", description=help_summary(__doc__))
     parser.add_argument("--baseline", required=True, help="baseline JSON, e.g. reports/baselines/ci.json")
     parser.add_argument("--results-dir", help="results store (default $BENCH_RESULTS_DIR, else results/)")
     parser.add_argument("--update", action="store_true", help="rewrite the baseline from these measurements")

@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench import BenchError, registry, results
+from bench import BenchError, help_summary, registry, results
 from bench.figures import figures
 from bench.measurements import Key, Measurement, budget_text, latest, scale_text, tier_of
 from bench.reported import Reported, known_differences, paper_flags, paper_titles, reported_numbers
@@ -605,7 +605,7 @@ def _note_lines(notes: Sequence[Note]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=help_summary(__doc__))
     parser.add_argument("--html", action="store_true", help="write index.html and one page per paper")
     parser.add_argument("--markdown", action="store_true", help="write report.md")
     parser.add_argument("--out", default="reports/out", help="output folder (default reports/out)")

@@ -22,16 +22,12 @@ from typing import Any
 import torch
 
 from bench import BenchError, registry, results
+from bench.checkpoints import weights_dir
 from bench.measurements import budget, latest, tier_of
 from bench.paper import TIERS, Context, Evaluate, Paper, Probe, Reparam, Sizes, Step, Train, papers
 from bench.plan import add_plan_options
 
-__all__ = ["run_paper", "available_sets", "local_smoke", "evaluate_models", "weights_budget", "weights_dir", "main"]
-
-
-def weights_dir() -> Path:
-    """Published checkpoints: ``$BENCH_WEIGHTS_DIR``, else ``./weights``."""
-    return Path(os.environ.get("BENCH_WEIGHTS_DIR", "") or "weights")
+__all__ = ["run_paper", "available_sets", "local_smoke", "evaluate_models", "weights_budget", "main"]
 
 
 def available_sets(names: tuple[str, ...], data_root=None) -> tuple[list[str], list[str]]:

@@ -468,3 +468,15 @@ def test_a_killed_downloads_staging_folder_is_cleared_by_the_next(server, tmp_pa
     (stale / "half.png").write_bytes(b"half")
     catalog.download(entry(base + "/toy.zip", payload), tmp_path, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".downloads", "Toy"]
+
+
+def test_data_list_names_the_embedded_sets_first_and_aligns_its_columns(tmp_path, capsys):
+    from bench.__main__ import main
+
+    rows = catalog.describe(tmp_path)["datasets"]
+    assert [(r["name"], r["status"]) for r in rows[:2]] == [("samples", "embedded"), ("samples-train", "embedded")]
+    assert all(r["status"] in ("present", "not present") for r in rows[2:])
+    assert main(["data", "list", "--data-root", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    status_column = {line.index(status) for line in lines for status in ("embedded", "not present") if status in line}
+    assert len(lines) == len(rows) and len(status_column) == 1

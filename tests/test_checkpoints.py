@@ -140,6 +140,17 @@ def test_foreign_files_load_by_name_through_torch_load_weights_only(tmp_path):
         load_model(tmp_path / "missing.safetensors")
 
 
+def test_a_weights_name_is_found_in_the_weights_dir_and_its_zoo(tmp_path, monkeypatch):
+    model = randomized(registry.make("tiny-ckpt", scale=2))
+    (tmp_path / "zoo").mkdir()
+    torch.save(model.state_dict(), tmp_path / "zoo" / "release_x2.pth")
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path))
+    fresh = load_weights(registry.make("tiny-ckpt", scale=2), "release_x2.pth")
+    assert torch.equal(fresh.body.weight, model.body.weight)
+    with pytest.raises(BenchError, match=r"does not exist \(nor in .*zoo"):
+        load_weights(registry.make("tiny-ckpt", scale=2), "release_x3.pth")
+
+
 # ---- the CLI builds the model from the checkpoint's spec -------------------------------------------------
 
 def test_evaluate_builds_the_architecture_the_checkpoint_carries(tmp_path, tiny_set, capsys):

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from bench import BenchError
-from bench.data.benchmarks import canonical_name, data_roots
+from bench.data.benchmarks import SAMPLES_TEST, SAMPLES_TRAIN, canonical_name, data_roots
 
 __all__ = ["Archive", "Dataset", "CATALOG", "describe", "download", "verify", "safe_extract", "fetch"]
 
@@ -193,7 +193,12 @@ def _found(name: str, data_root) -> Path | None:
 
 
 def describe(data_root=None) -> dict:
-    rows = []
+    """Every set a command can name: the embedded ones first (always there), then the catalog's."""
+    rows = [{"name": name, "status": "embedded", "location": "scikit-image's bundled sample images",
+             "source": f"{len(images)} images: {', '.join(images)}", "description": what,
+             "published_checksum": None}
+            for name, images, what in (("samples", SAMPLES_TEST, "the default test set"),
+                                       ("samples-train", SAMPLES_TRAIN, "the default training set"))]
     for d in CATALOG.values():
         if d.parts:
             found = [_found(part, data_root) for part in d.parts]
