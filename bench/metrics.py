@@ -1,7 +1,7 @@
 """PSNR and SSIM under the evaluation conventions SR papers use, as named protocols.
 
 Every protocol starts from the model output clamped to [0, 1] and the uint8 ground truth, and
-differs in four choices (see ``../shared/specs/conventions.md`` section 1):
+differs in four choices:
 
 * ``basicsr`` (default): SR rounded to uint8, float Y (BT.601 studio range, MATLAB
   ``rgb2ycbcr``) without rounding, shave = scale. BasicSR, SwinIR, KAIR and RCAN's MATLAB script.

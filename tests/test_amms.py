@@ -38,7 +38,7 @@ def test_variants_are_the_table_1_rows():
 
 
 def _spec_params(scale: int, c: int = 64, k: int = 4, m: int = 1) -> int:
-    """The spec's module list (shared/specs/mstn_mesr_amms.md §3.1), counted by hand."""
+    """The reconstruction's module list, counted by hand."""
     conv = lambda cin, cout, kernel: cin * cout * kernel * kernel + cout  # noqa: E731
     msff = conv(c, c, 1) + conv(c, c, 3) + conv(c, c, 5) + conv(3 * c, c, 1)
     non_local = 3 * conv(c, c // 8, 1) + conv(c // 8, c, 1)

@@ -24,7 +24,7 @@ NAMES = ["metasr-edsr-baseline", "metasr-rdn", "lte-edsr-baseline", "lte-rdn", "
 PUBLISHED = {r.model: r.value for r in reported_numbers() if r.paper == "msit" and r.metric == "params" and not r.scale}
 
 # The authors' models built from their code and configs (yinboc/liif models/misc.py, jaewon-lee-b/lte, the
-# CLIT clit3 configs), every parameter counted as their utils.compute_num_params does; shared/specs/msit.md §5.2.
+# CLIT clit3 configs), every parameter counted as their utils.compute_num_params does.
 OFFICIAL = {"metasr-edsr-baseline": 1_665_560, "metasr-rdn": 22_419_072, "lte-edsr-baseline": 1_714_267,
             "lte-rdn": 22_467_779, "clit-edsr-baseline": 16_909_929, "clit-rdn": 37_663_441}
 

@@ -12,7 +12,7 @@ from reproductions.msra import VARIANTS
 from reproductions.msra.model import _window_labels
 
 REPORTED = {(r.table, r.model, r.variant, r.scale, r.metric): r.value for r in reported_numbers() if r.paper == "msra"}
-# Rows whose layout the authors re-tuned (‡) or that no reconstruction fits (shared/specs/msra_v2.md §4).
+# Rows whose layout the authors re-tuned (‡) or that no reconstruction fits (the MSRA-SR manifest's known differences).
 KNOWN_GAPS = {
     "wo-shared-attn": "paper +146K needs ~12K per converted layer; q/k projections + one bias table give +102K",
     "window-8": "‡: the authors re-tuned depth/width for window 8 and do not say how",

@@ -326,7 +326,7 @@ def test_the_index_leads_with_what_was_reproduced(rendered):
     assert f'id="reproduced">Reproduced: {len(reproduced)} reported numbers</h2>' in lead
     # the fixture's store: bicubic Set5 x2 reproduces AMMS-Net's two Table 2 cells; the rest are IMDN's sizes
     bicubic = lead[lead.index("<h3>bicubic rows</h3>"):lead.index("<h3>released weights")]
-    assert re.search(r'<span class="count">2</span> cells in 1 papers', bicubic)
+    assert re.search(r'<span class="count">2</span> cells in 1 paper<', bicubic)
     assert "bicubic x2\nSet5 psnr" in bicubic
     sizes = lead[lead.index("<h3>sizes (params, Mult-Adds)</h3>"):lead.index("<h3>bicubic rows</h3>")]
     assert re.search(rf'<span class="count">{len(reproduced) - 2}</span>', sizes) and "imdn x2" in sizes

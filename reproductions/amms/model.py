@@ -1,7 +1,7 @@
 """AMMS-Net (Lyn et al., arXiv 2004.03939, 2020), an unofficial reconstruction: no code was published.
 
 The paper's text survives but its Figures 1-5 (the wiring) were lost in extraction, so the layout
-follows ``shared/specs/mstn_mesr_amms.md`` section 3, and the attention blocks follow SAN
+follows our reconstruction (README, "Reconstructions"), and the attention blocks follow SAN
 (Dai et al., CVPR 2019), which the paper cites for them (``daitao/SAN``, read for facts only)::
 
     x -> conv3x3 -> SFblock = F_SF -> K x AMMS -> conv3x3 (+ F_SF) -> SFblock -> sub-pixel x s -> conv3x3

@@ -1,6 +1,7 @@
 """AMMS-Net's training recipe, as data; every value tagged with where it comes from.
 
-[paper] = Sec. 4.1-4.2 of arXiv 2004.03939 ("Training Details"); [spec] = shared/specs/mstn_mesr_amms.md §3.2.
+[paper] = Sec. 4.1-4.2 of arXiv 2004.03939 ("Training Details"); [spec] = our reading where the paper is
+silent (README, "Reconstructions").
 """
 
 from __future__ import annotations

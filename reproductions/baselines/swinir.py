@@ -219,7 +219,7 @@ def _remap_official(state: dict) -> dict:
 
 
 # SwinIR's published params (878K ...) are thop's count, which skips the relative-position bias tables
-# [spec msra_swinir.md §1; JingyunLiang/SwinIR#45].
+# [JingyunLiang/SwinIR#45].
 @register("swinir-light", paper="SwinIR (ICCVW 2021)", scales=(2, 3, 4), remap_weights=_remap_official,
           recipe=lightweight_recipe, params_count="params_leaf_modules",
           description="SwinIR lightweight: 4 RSTB x 6 blocks, C=60, 6 heads, window 8, pixelshuffledirect")

@@ -10,7 +10,7 @@ Two stages [paper, Fig. 1, Eqs. 1-5 and 19]::
 
 An MSFEB is 5 funnel-shaped multi-scale units (BFE, Eqs. 12-17) in weighted sub-residual blocks
 (Eqs. 6-7) and an ECA-style channel attention over ``lam_out * F_d,5 + lam_in * F_{d-1}`` (Eq. 8).
-Every choice the paper leaves open follows ``shared/specs/mstn_mesr_amms.md`` section 2 and is a
+Every choice the paper leaves open follows our reconstruction (README, "Reconstructions") and is a
 constructor option tagged [paper] (stated in the text), [spec] (inferred there) or [inf] (inferred here).
 """
 

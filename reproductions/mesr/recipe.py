@@ -1,6 +1,6 @@
 """MESR's training recipe, as data; every value tagged with where it comes from.
 
-[paper] = MESR Sec. IV-B "Parameter settings" and Sec. III-E (loss); [spec] = ``shared/specs/mstn_mesr_amms.md``
+[paper] = MESR Sec. IV-B "Parameter settings" and Sec. III-E (loss); [spec] = our reconstruction's reading
 section 2.3, where the paper is silent.
 """
 

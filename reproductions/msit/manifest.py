@@ -62,9 +62,9 @@ PAPER = Paper(
         ("msit", "msit-rdn", "", "", "params"): (
             "the official RDN config gives 26.80M trainable (stage B) and 28.88M deployed; 27.9M matches a stage-A "
             "model with t = 4 MSC groups (27.90M), as in a lab-mate's DF2K config: Table I may print that model "
-            "[spec msit.md \u00a75, \u00a77.2]"),
+            "[spec]"),
         ("msit", "msit-edsr", "no-msno-conventional-sa", "", "params"): (
             "\"parameter-controlled\" in the paper, but its 2.0M filler block is not described; without MSNO the "
-            "model is 6.42M [spec msit.md \u00a75]"),
+            "model is 6.42M [spec]"),
     },
 )

@@ -1,6 +1,6 @@
 """MSIT (Zhu et al., arXiv:2403.06536): multi-scale implicit transformer with RIM re-parameterisation.
 
-Built from ``shared/specs/msit.md``, which checked the paper against the official code
+Built from the paper, checked against the official code
 (Jinchen2028/MSIT ``models/msit.py``, ``test_mod.py``) and CLIT, whose attention decoder MSIT forks.
 Tags: [paper] the text, [src] the official code, [inf] our inference.
 

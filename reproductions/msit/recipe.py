@@ -1,7 +1,7 @@
 """MSIT's two-stage training recipe, as data; every value tagged with where it comes from.
 
 [paper] = MSIT Sec. IV-A; [src] = the official configs (Jinchen2028/MSIT configs/train/*_MSIT{,_rim}.yaml,
-``train.py``, ``scheduler.py``, ``datasets/cascaded_wrappers.py``), read in ``shared/specs/msit.md`` §3.
+``train.py``, ``scheduler.py``, ``datasets/cascaded_wrappers.py``)).
 
 Stage A trains the model with plain convolutions; stage B swaps the 21 multi-scale convolutions for RIM,
 starts from stage A's weights (``init_from``, set by whoever runs stage B) and trains again with a wider

@@ -1,7 +1,7 @@
 """MSRA-SR's experiments as steps: ``python -m bench reproduce msra`` (= ``nox -s reproduce-msra``).
 
 Sizes of every model and Table 4 row at HR 1024x720 with SwinIR's padded LR, (HR // s // 16 + 1) * 16 per
-side: the convention that fits Table 1 [spec msra_swinir.md §3.3]; full-size counts take minutes each on a
+side: the convention that fits Table 1 [spec]; full-size counts take minutes each on a
 CPU and are cached. The MS-DWC reparameterisation, proven on the whole model and timed with one FFN beside
 it (the paper: FFN 0.15 s -> 0.02 s on its GPU). msra-light x2 trained with the paper's recipe, evaluated
 (``basicsr``) on Set5 and Set14 after a smoke run (about a minute per Urban100 image on a 2-core CPU) and on

@@ -7,7 +7,7 @@ LayerNorm, conv after body, global residual, upsampler). Each multi-scale shared
     x = x + GA(proj([SSA(h) | CSA(h)]))       h = LN1(x), in windows of 16x16
     x = x + fc2(MS-DWC(GELU(fc1(LN2(x)))))     MS-DWC: depth-wise 1/3/5/7 branches, merged by reparameterize()
 
-The choices the paper leaves open follow ``shared/specs/msra_v2.md`` ("V2", the reconstruction that
+The choices the paper leaves open follow our reconstruction "V2" (the one that
 fits the lightweight params and Mult-Adds within ~1%); each is a constructor option, tagged
 [paper] (stated in the text), [spec] (inferred there from the paper's numbers) or [swinir].
 """

@@ -60,7 +60,7 @@ PAPER = Paper(
         ("mstn", "c3net", "", "2", "params"): (
             "C3Net [8], MSTN's backbone, is not identified: the extracted text has no reference list, and the two "
             "public 'C3Net's (demoireing, CVPRW 2020; cross-channel communication, NeurIPS 2019) are not "
-            "multi-stage SR networks [spec mstn_mesr_amms.md \u00a70]"),
+            "multi-stage SR networks [spec]"),
         ("mstn", "crn", "", "2", "params"): (
             "CRN [13] is not identified: without MSTN's reference list, no SR network 'CRN' of about 9.47M "
             "params (Set5 x2 SSIM 0.9610) was found in public code"),

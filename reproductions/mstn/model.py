@@ -1,7 +1,7 @@
 """MSTN: multi-scale multi-stage SR with a Transformer feature-sharing module (unofficial reconstruction).
 
 No code was published, and C3Net [8], the network MSTN says it resembles, could not be identified, so
-every module below is the spec's best-evidenced reading (``shared/specs/mstn_mesr_amms.md`` §1).
+every module below is the spec's best-evidenced reading (README, "Reconstructions").
 Tags: [paper] the MSTN text; [src: repo/path] public code, read for facts only; [inf: why] our choice.
 
 One stage (weights shared by all T stages [paper]):

@@ -1,7 +1,7 @@
 """MSTN's training recipe, as data; every value tagged with where it comes from.
 
 The paper gives only the training data (DIV2K's 800 images) and the loss (Eqs. 2-5); the rest follows
-the EDSR/RCAN convention the spec recommends (``shared/specs/mstn_mesr_amms.md`` §1.4). [paper] = MSTN
+the EDSR/RCAN convention the spec recommends. [paper] = MSTN
 Sec. II-C / III-A; [inf: why] = our choice.
 
 Reading A (the registered default) trains once, at scale 4: an LR patch of 48 gives an HR patch of 192,
