@@ -110,9 +110,11 @@ def smoke(paper: TrainConfig, iterations: int = 900, batch_size: int = 2, lr_pat
         changes["ema_decay"] = 0.0
     changed = {k: v for k, v in changes.items() if getattr(paper, k) != v}
     label = ", ".join(f"{k} {v} (paper {getattr(paper, k)})" for k, v in changed.items())
+    # smoke: three points of a learning curve; ci (a regression probe of tens of steps): one validation, at
+    # the end, since validating on whole images costs more than such a run's training
     config = replace(paper, **changes, milestones=tuple(max(1, round(m * ratio)) for m in paper.milestones),
                      warmup=round(paper.warmup * ratio), checkpoint_every=max(1, iterations // 3),
-                     val_every=max(1, iterations // 3))  # three points of a learning curve
+                     val_every=0 if tier == "ci" else max(1, iterations // 3))
     config = replace(config, **other)
     changed.update(other)
     return replace(config, budget=f"{tier}: {label}", tier=tier, overrides=changed)

@@ -125,6 +125,7 @@ def test_smoke_changes_only_the_budget_and_says_so():
     assert quick.budget.startswith("smoke:") and "iterations 900 (paper 500000)" in quick.budget
     assert quick.tier == "smoke" and quick.overrides["iterations"] == 900 and quick.overrides["ema_decay"] == 0.0
     assert smoke(paper, iterations=30, tier="ci", val_every=0).budget_record()["overrides"]["val_every"] == 0
+    assert (quick.val_every, smoke(paper, iterations=30, tier="ci").val_every) == (300, 0)  # ci validates at the end
     assert quick.milestones == (450, 720, 810, 855)
     assert "ema_decay 0.0 (paper 0.999)" in quick.budget
 
