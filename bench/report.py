@@ -25,6 +25,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,20 @@ class Cell:
         if self.delta is None:
             return ""
         if self.relative:
-            text = f"{self.delta / self.reported.value:+.1%}"
-        else:
-            text = f"{self.delta:+.4f}" if self.key and self.key.metric == "ssim" else f"{self.delta:+.3f}"
-        return text.replace("-", "+") if not text.strip("+-0.%") else text  # no signed zero: -0.0000 is +0.0000
+            return signed(100 * self.delta / self.reported.value, 1) + "%"
+        return signed(self.delta, self.decimals())
+
+    def decimals(self) -> int:
+        """Decimal places of a measured value: one more than the paper printed, in the unit the report uses (at
+        least the usual places of a quality metric: a misprinted SSIM "7251" still shows 0.72510)."""
+        metric = self.reported.metric
+        return max(printed_decimals(metric, self.reported.value, self.reported.printed) + 1,
+                   MIN_DECIMALS.get(metric, 0))
 
     def measured_text(self) -> str:
-        return "" if self.measured is None else format_value(self.reported.metric, self.measured.value)
+        if self.measured is None:
+            return ""
+        return format_value(self.reported.metric, self.measured.value, self.decimals(), unit_of=self.reported.value)
 
     def notes(self) -> list[tuple[str, str]]:
         """(kind, text) of the notes on the reported number: the paper's flags, then the known difference."""
@@ -77,21 +85,68 @@ class Cell:
             [("known difference", self.known)] if self.known else [])
 
     def reported_text(self) -> str:
-        """Quality metrics as printed in the paper (their precision is part of the number)."""
-        metric = self.reported.metric
-        return self.reported.printed if metric in ("psnr", "ssim") else format_value(metric, self.reported.value)
+        """The reported value with the paper's own digits (its precision is part of the number)."""
+        return printed_text(self.reported.metric, self.reported.value, self.reported.printed)
+
+    def verdict_text(self) -> str:
+        """The verdict; a short-budget one names the budget tier the weights were trained with."""
+        return f"{self.verdict} ({self.measured.tier})" if self.verdict == "short budget" and self.measured else \
+            self.verdict
 
 
-def format_value(metric: str, value: float) -> str:
+MIN_DECIMALS = {"psnr": 2, "ssim": 4}
+
+
+def signed(value: float, decimals: int) -> str:
+    """``value`` with its sign, except a value that rounds to zero at ``decimals``: "0.000", never "-0.000"."""
+    text = f"{value:+.{decimals}f}"
+    return text[1:] if float(text) == 0 else text
+
+
+def _unit(metric: str, value: float) -> tuple[int, str]:
+    """(power of ten, suffix) the report writes a value of ``metric`` in: sizes in K/M/G, the rest as they are."""
     if metric.startswith("params"):
-        return f"{value / 1e6:.3f}M" if value >= 1e6 else f"{value / 1e3:.1f}K"
+        return (6, "M") if value >= 1e6 else (3, "K")
     if metric.endswith("mult_adds"):
-        return f"{value / 1e9:.2f}G"
-    if metric == "ssim":
-        return f"{value:.4f}"
-    if metric == "psnr":
-        return f"{value:.3f}"
-    return f"{value:.4g}"
+        return 9, "G"
+    return 0, ""
+
+
+def _printed_decimal(metric: str, value: float, printed: str) -> Decimal:
+    """The printed value as a Decimal; a size typed as a whole integer ("694000" for "694K") has no significant
+    trailing zeros."""
+    try:
+        number = Decimal(printed)
+    except (ArithmeticError, ValueError):
+        return Decimal(repr(value))
+    whole = printed.strip().lstrip("+-").isdigit()
+    return number.normalize() if whole and _unit(metric, value)[0] and number != 0 else number
+
+
+def printed_decimals(metric: str, value: float, printed: str) -> int:
+    """Decimal places the paper printed, in the report's unit: "1.6e6" params -> 1 (1.6M), "37.76" -> 2."""
+    power, _ = _unit(metric, value)
+    exponent = _printed_decimal(metric, value, printed).scaleb(-power).as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def printed_text(metric: str, value: float, printed: str) -> str:
+    """A reported value exactly as the paper printed it, in the report's unit: "1.6e6" params -> "1.6M"."""
+    power, suffix = _unit(metric, value)
+    if not power:
+        return printed or f"{value:g}"
+    return format(_printed_decimal(metric, value, printed).scaleb(-power), "f") + suffix
+
+
+def format_value(metric: str, value: float, decimals: int | None = None, unit_of: float | None = None) -> str:
+    """``value`` in the report's unit for ``metric`` (the unit of ``unit_of`` if given: a measured size is written
+    in its reported twin's unit), at ``decimals`` places (default: the report's usual precision of the metric)."""
+    power, suffix = _unit(metric, value if unit_of is None else unit_of)
+    if decimals is None:
+        decimals = {"M": 3, "K": 1, "G": 2}.get(suffix) or {"ssim": 4, "psnr": 3}.get(metric)
+    if decimals is None:
+        return f"{value:.4g}"
+    return f"{value / 10 ** power:.{decimals}f}{suffix}"
 
 
 def key_for(row: Reported) -> tuple[Key | None, str]:
@@ -126,7 +181,7 @@ def _hint(key: Key) -> str:
 def judge(cell: Cell) -> None:
     m, r = cell.measured, cell.reported
     assert m is not None and cell.key is not None
-    verdict = verdict_of(cell.key.metric, m.value, r.value, r.printed, m.short_budget)
+    verdict = verdict_of(cell.key.metric, m.value, r.value, r.printed, m.tier)
     cell.delta, cell.verdict, cell.why = verdict.delta, verdict.name, verdict.why
     if verdict.name == "short budget":
         cell.hint = m.provenance()
@@ -581,14 +636,12 @@ def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = ()) ->
                     if cell is None:
                         parts.append("")
                         continue
-                    metric = cell.reported.metric
                     text = cell.reported_text() + _marks(table.cell_marks.get((row, column), []))
                     if cell.measured is not None:
-                        value = format_value(metric, cell.measured.value)
                         mark = _marks([table.measured_marks[(row, column)]])
-                        text += f" / {value}{mark} ({cell.delta_text()}, {cell.verdict})"
+                        text += f" / {cell.measured_text()}{mark} ({cell.delta_text()}, {cell.verdict_text()})"
                     else:
-                        text += " / not measured"
+                        text += f" / not measured ({cell.why})" if cell.why else " / not measured"
                     parts.append(text)
                 lines.append(f"| {row[0]}{_marks(table.row_marks.get(row, []))} | {row[1]} | {row[2]} | "
                              + " | ".join(parts) + " |")

@@ -64,7 +64,52 @@ def test_sizes_are_judged_relative_and_table_4_flops_are_mult_adds():
 def test_a_delta_that_rounds_to_zero_has_no_sign():
     ssim = reported(metric="ssim", printed="0.9542")
     (cell,) = report.build_cells([ssim], measured(Key("bicubic", "", "2", "ssim", "Set5", "matlab"), 0.954196))
-    assert cell.delta_text() == "+0.0000"
+    assert cell.delta_text() == "0.00000"  # -0.000004 at one digit more than printed
+    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.66))
+    assert cell.delta_text() == "0.000"
+    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.6596))
+    assert cell.delta_text() == "0.000"  # -0.0004 rounds to zero: no "-0.000"
+    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.64))
+    assert cell.delta_text() == "-0.020"
+    size = reported("imdn", "params", "694e3", dataset="", protocol="")
+    (cell,) = report.build_cells([size], measured(Key("imdn", "", "2", "params"), 694_000))
+    assert cell.delta_text() == "0.0%"
+    assert report.signed(-0.0004, 3) == "0.000" and report.signed(0.0, 1) == "0.0"
+
+
+@pytest.mark.parametrize("metric, printed, shown", [("params", "1.6e6", "1.6M"), ("params", "694000", "694K"),
+                                                    ("params", "694e3", "694K"), ("params", "1592e3", "1.592M"),
+                                                    ("params", "1.60e6", "1.60M"), ("mult_adds", "638e9", "638G"),
+                                                    ("mult_adds", "222.8e9", "222.8G"), ("psnr", "37.70", "37.70"),
+                                                    ("ssim", "0.9299", "0.9299")])
+def test_a_reported_value_keeps_the_papers_digits(metric, printed, shown):
+    row = reported("imdn", metric, printed, dataset="" if metric not in ("psnr", "ssim") else "Set5")
+    (cell,) = report.build_cells([row], {})
+    assert cell.reported_text() == shown
+
+
+def test_a_measured_value_has_one_digit_more_than_the_printed_one():
+    size = reported("msit-edsr", "params", "1.6e6", dataset="", protocol="", paper="msit")
+    (cell,) = report.build_cells([size], measured(Key("msit-edsr", "", "2", "params"), 1_592_000))
+    assert (cell.reported_text(), cell.measured_text(), cell.delta_text()) == ("1.6M", "1.59M", "-0.5%")
+    small = reported("imdn", "params", "694000", dataset="", protocol="")  # measured in its twin's unit, K
+    (cell,) = report.build_cells([small], measured(Key("imdn", "", "2", "params"), 715_176))
+    assert (cell.reported_text(), cell.measured_text()) == ("694K", "715.2K")
+    (cell,) = report.build_cells([reported(printed="33.7")], measured(PSNR_KEY, 33.6611))
+    assert (cell.reported_text(), cell.measured_text()) == ("33.7", "33.66")
+
+
+def test_a_short_budget_cell_names_its_own_tier():
+    for tier in ("ci", "smoke"):
+        (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 22.1, budget(tier, f"{tier}: 40 iterations")))
+        assert cell.verdict == "short budget"
+        assert cell.verdict_text() == f"short budget ({tier})" and f"the {tier} budget" in cell.why
+        assert cell.measured.tier == tier
+    assert "smoke" not in report.build_cells([reported()], measured(PSNR_KEY, 22.1, budget("ci", "ci: 40")))[0].why
+    # budgets stored as prose: the tier that leads the text, whatever words follow it
+    from bench.measurements import tier_of
+    assert [tier_of(text) for text in ("ci: a smoke-sized run", "smoke: 900 iterations", "inference only")] == [
+        "ci", "smoke", "none"]
 
 
 def test_a_smoke_budget_psnr_is_never_a_reproduction():
@@ -175,7 +220,7 @@ def test_html_report_shows_reported_measured_delta_and_verdict(rendered):
     assert "33.661" in cell and "+0.001" in cell and 'class="verdict match"' in cell
     assert "inference only" in cell  # provenance on hover
     imdn = (rendered / "imdn.html").read_text()
-    size = _cell(imdn, "694.0K", "baselines/reported.csv")
+    size = _cell(imdn, "694K", "baselines/reported.csv")  # as printed, not "694.0K"
     assert "715.2K" in size and "+3.1%" in size and 'class="verdict differs"' in size
     index = (rendered / "index.html").read_text()
     for paper in {r.paper for r in reported_numbers()}:
@@ -326,7 +371,7 @@ def test_the_index_leads_with_what_was_reproduced(rendered):
     assert f'id="reproduced">Reproduced: {len(reproduced)} reported numbers</h2>' in lead
     # the fixture's store: bicubic Set5 x2 reproduces AMMS-Net's two Table 2 cells; the rest are IMDN's sizes
     bicubic = lead[lead.index("<h3>bicubic rows</h3>"):lead.index("<h3>released weights")]
-    assert re.search(r'<span class="count">2</span> cells in 1 papers', bicubic)
+    assert re.search(r'<span class="count">2</span> cells in 1 paper<', bicubic)
     assert "bicubic x2\nSet5 psnr" in bicubic
     sizes = lead[lead.index("<h3>sizes (params, Mult-Adds)</h3>"):lead.index("<h3>bicubic rows</h3>")]
     assert re.search(rf'<span class="count">{len(reproduced) - 2}</span>', sizes) and "imdn x2" in sizes
