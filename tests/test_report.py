@@ -393,3 +393,87 @@ def test_an_evaluation_one_command_away_is_costed_from_a_stored_one():
     assert command["cost"] == pytest.approx(1.0 / 5 * 14)  # bicubic's seconds per image x Set14's images
     assert command["basis"] == "0.20 s per image measured here x 14 images"
     assert report.summary(cells, records[:1])["groups"]["evaluations"]["commands"][0]["cost"] is None
+
+
+def _figure_cells(swinir_psnr, tier="ci"):
+    """MSRA-SR-like rows: two methods' Set5 x2 PSNR and params, IMDN measured with released weights, SwinIR-light
+    after a short training budget."""
+    rows = [reported("imdn", printed="38.00", protocol="basicsr", paper="msra"),
+            reported("swinir-light", printed="38.14", protocol="basicsr", paper="msra"),
+            reported("lapar-a", printed="38.01", protocol="basicsr", paper="msra"),
+            reported("imdn", "params", "694e3", dataset="", protocol="", paper="msra"),
+            reported("swinir-light", "params", "878e3", dataset="", protocol="", paper="msra"),
+            reported("lapar-a", "params", "548e3", dataset="", protocol="", paper="msra")]
+    store = {**measured(Key("imdn", "", "2", "psnr", "Set5", "basicsr"), 37.99),
+             **measured(Key("imdn", "", "2", "params"), 694_404),
+             **measured(Key("swinir-light", "", "2", "psnr", "Set5", "basicsr"), swinir_psnr,
+                        budget(tier, f"{tier}: 40 iterations"))}
+    return report.build_cells(rows, store)
+
+
+def test_psnr_vs_params_has_a_log_axis_and_keeps_a_short_budget_point_apart():
+    import matplotlib.pyplot as plt
+
+    from bench.figures import psnr_params_figure
+
+    fig, caption = psnr_params_figure("MSRA-SR (ICCV 2023)", _figure_cells(22.12), "2")
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    low, high = ax.get_ylim()
+    assert 37.5 < low < 38.0 < 38.14 < high < 38.6  # the 22 dB ci point does not stretch the axis
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["reported (as printed)", "measured (budget none)"]
+    assert "swinir-light (ci budget) 22.12 dB" in caption  # left out, and said so
+    assert any("22.12" in text.get_text() for text in fig.texts)
+    plt.close(fig)
+    # inside the range, a short-budget point is drawn as its own series, labelled with its tier
+    fig, caption = psnr_params_figure("MSRA-SR (ICCV 2023)", _figure_cells(38.05, "ci"), "2")
+    (ax,) = fig.axes
+    labels = ax.get_legend_handles_labels()[1]
+    assert "measured, ci budget: not a reproduction" in labels and not any("smoke" in label for label in labels)
+    offsets = [collection.get_offsets().tolist() for collection in ax.collections]
+    assert [[878e3, 38.05]] in offsets  # its own series, at its size, not among the full-budget crosses
+    assert "ci" in ax.get_title()
+    plt.close(fig)
+
+
+def test_psnr_vs_params_shows_no_measured_legend_without_a_measured_point():
+    import matplotlib.pyplot as plt
+
+    from bench.figures import psnr_params_figure
+
+    rows = [reported("imdn", printed="38.00", protocol="basicsr", paper="msra"),
+            reported("lapar-a", printed="38.01", protocol="basicsr", paper="msra"),
+            reported("imdn", "params", "694e3", dataset="", protocol="", paper="msra"),
+            reported("lapar-a", "params", "548e3", dataset="", protocol="", paper="msra")]
+    fig, _ = psnr_params_figure("MSRA-SR (ICCV 2023)", report.build_cells(rows, {}), "2")
+    assert fig.axes[0].get_legend_handles_labels()[1] == ["reported (as printed)"]
+    assert "nothing measured" in fig.axes[0].get_title()
+    plt.close(fig)
+
+
+def test_latency_figures_never_mix_sizes_and_state_spread_and_repeats():
+    import matplotlib.pyplot as plt
+
+    from bench.figures import latency_figures
+
+    def timing(lr_size, repeats, iqr):
+        stats = {"median_ms": 10.0, "iqr_ms": iqr, "repeats": repeats, "warmup": 1}
+        return {"model": "msra-light", "variant": "", "scale": 2, "lr_size": lr_size, "device": "cpu",
+                "before_ms": 10.0, "after_ms": 8.0, "before": stats, "after": {**stats, "median_ms": 8.0}}
+
+    made = latency_figures("MSRA-SR (ICCV 2023)", [timing("32x32", 5, 0.4), timing("128x96", 5, 1.2)])
+    assert sorted(size for _, size, _, _ in made) == ["128x96", "32x32"]  # one figure per size
+    titles = {size: fig.axes[0].get_title() for fig, size, _, _ in made}
+    assert "LR 32x32" in titles["32x32"] and "IQR 0.4 / 0.4 ms over 5 timed runs" in titles["32x32"]
+    assert "128x96" not in titles["32x32"]
+    for fig, *_ in made:
+        plt.close(fig)
+
+
+def test_a_learning_curve_psnr_axis_spans_at_least_a_decibel():
+    from bench.figures import MIN_PSNR_SPAN, _at_least
+
+    low, high = _at_least(12.22, 12.27, MIN_PSNR_SPAN)
+    assert high - low >= MIN_PSNR_SPAN and low < 12.22 and high > 12.27
+    assert _at_least(20.0, 25.0, MIN_PSNR_SPAN) == pytest.approx((19.75, 25.25))  # a real trend keeps its range
