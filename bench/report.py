@@ -34,6 +34,7 @@ import pandas as pd
 from bench import BenchError, help_summary, registry, results
 from bench.figures import figures
 from bench.measurements import Key, Measurement, budget_text, latest, scale_text, tier_of
+from bench.paper import TIERS, Evaluate, Sizes, Step, papers
 from bench.reported import Reported, known_differences, paper_flags, paper_titles, reported_numbers
 from bench.stats import CONFIDENCE, RESAMPLES, SEED, against_reference
 from bench.verdicts import VERDICTS, relative_metric
@@ -287,9 +288,31 @@ def build_cells(reported: list[Reported], measured: dict[Key, Measurement],
                 cell.why = (f"measured only with weights trained on {other_set}: "
                             f"{format_value(key.metric, elsewhere.value)}")
             else:
-                cell.why = "no run yet"
+                cell.why = skipped_by_budget(key)
         cells.append(cell)
     return cells
+
+
+def skipped_by_budget(key: Key) -> str:
+    """Why a cell has no measurement, from the papers' manifests: "not run at the ci (or smoke) budget" where some
+    budget tiers measure it and others deliberately skip it; else "no run yet"."""
+    name = key.model + (f".{key.variant}" if key.variant else "")
+    runs = {tier for paper in papers().values() for step in paper.steps for tier in TIERS
+            if not isinstance(plan := step.at(tier), str) and _measures(plan, key, name)}
+    skipped = [tier for tier in TIERS if tier not in runs]
+    return f"not run at the {' or '.join(skipped)} budget" if runs and skipped else "no run yet"
+
+
+def _measures(step: Step, key: Key, name: str) -> bool:
+    """Whether ``step`` (as a tier runs it) measures ``key`` of the registered ``name``."""
+    if isinstance(step, Evaluate):
+        return (key.metric in ("psnr", "ssim") and name in step.models and key.dataset in step.sets
+                and key.protocol == step.protocol and key.self_ensemble == step.ensemble
+                and key.scale in {scale_text(s) for s in step.scales})
+    if isinstance(step, Sizes):
+        at_size = not key.metric.endswith("mult_adds") or key.protocol == f"{step.hr[0]}x{step.hr[1]}"
+        return at_size and (name, key.scale) in {(row, scale_text(s)) for row, s in step.rows}
+    return False
 
 
 # ---- layout -----------------------------------------------------------------------------------------
@@ -310,6 +333,16 @@ class Table:
 
     def cell(self, row: tuple, column: tuple) -> Cell | None:
         return self.cells.get((row, column))
+
+    @property
+    def anchor(self) -> str:
+        """The table's id on its page: its name as a URL fragment ("Table 1" -> "table-1")."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+    def measured(self, row: tuple | None = None) -> bool:
+        """Whether a cell of ``row`` (of the table, if None) has a measured value: the page's "measured only"
+        view hides the rows and tables that have none."""
+        return any(cell.measured is not None for (r, _), cell in self.cells.items() if row is None or r == row)
 
 
 @dataclass(frozen=True)
@@ -588,8 +621,28 @@ def _pages(cells: list[Cell], records: list[dict[str, Any]], paired: Sequence[di
         models = {c.reported.model for c in mine}
         pages.append({"paper": paper, "title": titles.get(paper, paper), "tables": tables, "cells": mine,
                       "flags": annotate(tables, paper_flags().get(paper, ())), "tally": tally(mine),
-                      "extra": extra_records(records, models & built), "paired": paired_rows(paired, models & built)})
+                      "extra": extra_records(records, models & built), "paired": paired_rows(paired, models & built),
+                      "alone": measured_alone(mine, latest(records), models & built)})
     return pages
+
+
+ALONE_METRICS = ("params", "mult_adds", "psnr", "ssim")
+ALONE_HEADING = "Measured here, no reported twin"
+
+
+def measured_alone(cells: list[Cell], measured: dict[Key, Measurement], models: set[str]) -> list[Measurement]:
+    """Measurements of ``models`` that no cell of ``cells`` is judged against (sizes of models the paper prints
+    none for, evaluations of reduced ci models, ...): a page lists them apart from its reported tables. Of the
+    parameter counts, the one each model's authors' count uses (``ModelCard.params_count``)."""
+    twins = {c.key for c in cells} | {c.measured.key for c in cells if c.measured is not None}
+
+    def shown(key: Key) -> bool:
+        if key.metric == "params" or key.metric.startswith("params_"):
+            return key.metric == registry.get(key.model).params_count
+        return key.metric in ALONE_METRICS
+
+    return sorted((m for key, m in measured.items() if key.model in models and key not in twins and shown(key)),
+                  key=lambda m: m.key)
 
 
 def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path,
@@ -603,7 +656,7 @@ def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path,
         page["figures"], page["figures_note"] = figures(page["paper"], page["cells"], page["extra"], out)
         html = env.get_template("paper.html.j2").render(
             page=page, verdicts=VERDICTS, generated=stamp, paired_columns=PAIRED_COLUMNS, reference=REFERENCE,
-            paired_method=PAIRED_METHOD)
+            paired_method=PAIRED_METHOD, alone_heading=ALONE_HEADING)
         (out / f"{page['paper']}.html").write_text(html)
     index = out / "index.html"
     index.write_text(env.get_template("index.html.j2").render(pages=pages, verdicts=VERDICTS, generated=stamp,
@@ -615,13 +668,17 @@ def _marks(numbers: Sequence[int]) -> str:
     return f" [{', '.join(map(str, numbers))}]" if numbers else ""
 
 
-def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = ()) -> str:
-    """``paired`` as for ``render_html``. Notes are numbered as on the HTML pages (``annotate``): ``[n]``."""
+def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = (),
+                    measured: dict[Key, Measurement] | None = None) -> str:
+    """``paired`` as for ``render_html``; ``measured``: ``latest(records)``, whose measurements with no reported
+    twin each paper's section lists. Notes are numbered as on the HTML pages (``annotate``): ``[n]``."""
     built = {card.name for card in registry.list_models()}
     titles = paper_titles()
     lines = ["# Reported vs measured", ""]
     for paper, tables in sorted(tables_of(cells).items()):
-        lines += [f"## {titles.get(paper, paper)}", ""]
+        counts = tally([c for c in cells if c.reported.paper == paper])
+        lines += [f"## {titles.get(paper, paper)}", "",
+                  "Verdicts: " + ", ".join(f"{verdict} {count}" for verdict, count in counts.items()), ""]
         flags = annotate(tables, paper_flags().get(paper, ()))
         if flags:
             lines += ["Flags on the paper as a whole:", "", *_note_lines(flags), ""]
@@ -646,7 +703,16 @@ def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = ()) ->
                 lines.append(f"| {row[0]}{_marks(table.row_marks.get(row, []))} | {row[1]} | {row[2]} | "
                              + " | ".join(parts) + " |")
             lines += ["", *_note_lines(table.notes), ""] if table.notes else [""]
-        rows = paired_rows(paired, {c.reported.model for c in cells if c.reported.paper == paper} & built)
+        mine = [c for c in cells if c.reported.paper == paper]
+        alone = measured_alone(mine, measured or {}, {c.reported.model for c in mine} & built)
+        if alone:
+            lines += [f"### {ALONE_HEADING}", "", "| model | scale | measured | where | value | budget |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {m.key.model}{'.' + m.key.variant if m.key.variant else ''} | {m.key.scale} | {m.key.metric} "
+                      f"| {' '.join(filter(None, (m.key.dataset, m.key.protocol)))} | "
+                      f"{format_value(m.key.metric, m.value)} | {m.tier} |" for m in alone]
+            lines.append("")
+        rows = paired_rows(paired, {c.reported.model for c in mine} & built)
         if rows:
             lines += [f"### Image by image against {REFERENCE}", "", "| " + " | ".join(PAIRED_COLUMNS) + " |",
                       "|" + "---|" * len(PAIRED_COLUMNS), *("| " + " | ".join(row) + " |" for row in rows), ""]
@@ -680,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.markdown:
             out.mkdir(parents=True, exist_ok=True)
             path = out / "report.md"
-            path.write_text(render_markdown(cells, paired))
+            path.write_text(render_markdown(cells, paired, latest(records)))
             print(f"Markdown report: {path}")
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -477,3 +477,56 @@ def test_a_learning_curve_psnr_axis_spans_at_least_a_decibel():
     low, high = _at_least(12.22, 12.27, MIN_PSNR_SPAN)
     assert high - low >= MIN_PSNR_SPAN and low < 12.22 and high > 12.27
     assert _at_least(20.0, 25.0, MIN_PSNR_SPAN) == pytest.approx((19.75, 25.25))  # a real trend keeps its range
+
+
+def test_a_page_has_contents_and_a_measured_only_view_that_works_without_javascript(rendered):
+    amms = (rendered / "amms.html").read_text()
+    assert re.search(r'<nav class="toc">.*<a href="#table-1">Table 1</a>.*<a href="#table-2">Table 2</a>', amms,
+                     flags=re.S)
+    assert '<section id="table-1" class="unmeasured">' in amms  # the fixture measured nothing of Table 1
+    assert '<section id="table-2">' in amms  # bicubic's Set5 x2 is measured there
+    # the checkbox is hidden until the script shows it: without JavaScript every row shows
+    assert re.search(r'<p class="toggle" id="toggle" hidden>.*<input type="checkbox" id="measured-only">', amms,
+                     flags=re.S)
+    assert 'classList.toggle("measured-only"' in amms
+    assert "body.measured-only tr.unmeasured" in amms
+    table_2 = amms[amms.index('id="table-2"'):]
+    pattern = r'<tr( class="unmeasured")?><td>([\w-]+)(?:<sup[^<]*</sup>)?</td><td></td><td>2</td>'
+    rows = {name: css for css, name in re.findall(pattern, table_2)}
+    assert rows["bicubic"] == "" and rows["vdsr"] == ' class="unmeasured"'
+    assert '<div class="scroll">' in amms  # wide tables scroll in place, not the page
+
+
+def test_markdown_gives_each_paper_its_tally_and_each_unmeasured_cell_its_reason(rendered):
+    markdown = (rendered / "report.md").read_text()
+    amms = markdown[markdown.index("## AMMS-Net"):markdown.index("## IMDN")]
+    store = rendered.parent / "store"
+    cells = [c for c in report.build_cells(reported_numbers(), latest(results.load_records(store)))
+             if c.reported.paper == "amms"]
+    counts = report.tally(cells)
+    assert amms.splitlines()[2] == "Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.items())
+    assert counts["match"] == 2  # the fixture's bicubic Set5 x2 PSNR and SSIM
+    assert "/ not measured (no run yet)" in amms and "/ not measured (not built here)" in amms
+
+
+def test_a_cell_a_budget_skips_says_so_and_not_no_run_yet():
+    """MESR's Table 1 rows are trained only by the opt-in smoke and paper steps: the ci budget skips them."""
+    row = reported("mesr", variant="single-scale", scale="4", dataset="Set14", protocol="basicsr", printed="28.18",
+                   paper="mesr", table="Table 1")
+    (cell,) = report.build_cells([row], {})
+    assert cell.why == "not run at the ci budget"
+    assert report.build_cells([reported(dataset="B100")], {})[0].why == "no run yet"  # every tier evaluates bicubic
+
+
+def test_measurements_with_no_reported_twin_are_listed_on_their_papers_page(tmp_path):
+    store = tmp_path / "store"
+    results.append({"model": "mesr", "variant": "", "scale": 2, "params": 5_073_000, "params_trainable": 5_073_000,
+                    "params_leaf_modules": 5_073_000, "mult_adds": 5.16e9, "hr_size": "64x64",
+                    "budget": budget("none", "sizes")}, "complexity", store)
+    out = tmp_path / "out"
+    assert report.main(["--html", "--markdown", "--out", str(out), "--results-dir", str(store)]) == 0
+    mesr = (out / "mesr.html").read_text()
+    alone = mesr[mesr.index('<h2 id="measured-alone">'):]
+    assert "<td>5.073M</td>" in alone and "<td>5.16G</td>" in alone
+    assert mesr.index("tables are missing from the text available here") < mesr.index('<section id="table-1"')
+    assert "| mesr | 2 | params |  | 5.073M | none |" in (out / "report.md").read_text()
