@@ -215,6 +215,8 @@ def mult_adds_figure(title: str, cells: list[Cell]):
     ax.bar([p + 0.2 for p in positions], [c.measured.value / 1e9 for c in sizes], 0.4, label="measured (fvcore)")
     ax.set_xticks(list(positions), labels, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("Mult-Adds (G)")
+    ax.set_xlim(-0.8, len(sizes) - 0.2)  # a lone pair keeps bar-wide margins
+    ax.set_ylim(0, 1.2 * max(max(c.reported.value, c.measured.value) for c in sizes) / 1e9)  # room for the legend
     ax.set_title(textwrap.fill(f"{title}: Mult-Adds at HR output {', '.join(outputs)}, reported vs measured "
                                f"(budget none: counts need no training)", 80), fontsize=9)
     ax.legend(fontsize=8)
