@@ -3,7 +3,8 @@
 Every number of every paper's ``reported.csv`` gets a cell: the reported value, the latest measured
 twin from the results store (``bench.measurements.latest``), the delta and a verdict from
 ``bench.verdicts`` (match, within tolerance, differs, short budget), or ``not measured`` with the reason
-(model not built here, metric not measurable, or the command that would measure it). A row that states its
+(model not built here, metric not measurable, a budget tier that skips it, or the command that would measure it).
+Reported values keep the paper's printed digits; measured ones show one digit more. A row that states its
 training set (``train=DF2K``) is compared only with weights trained on that set (``trained_on``).
 
 Each paper page numbers its notes in one scheme: the paper's flags (``bench.reported``), the known differences
@@ -91,8 +92,9 @@ class Cell:
 
     def verdict_text(self) -> str:
         """The verdict; a short-budget one names the budget tier the weights were trained with."""
-        return f"{self.verdict} ({self.measured.tier})" if self.verdict == "short budget" and self.measured else \
-            self.verdict
+        if self.verdict == "short budget" and self.measured is not None:
+            return f"{self.verdict} ({self.measured.tier})"
+        return self.verdict
 
 
 MIN_DECIMALS = {"psnr": 2, "ssim": 4}
@@ -676,9 +678,9 @@ def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = (),
     titles = paper_titles()
     lines = ["# Reported vs measured", ""]
     for paper, tables in sorted(tables_of(cells).items()):
-        counts = tally([c for c in cells if c.reported.paper == paper])
+        mine = [c for c in cells if c.reported.paper == paper]
         lines += [f"## {titles.get(paper, paper)}", "",
-                  "Verdicts: " + ", ".join(f"{verdict} {count}" for verdict, count in counts.items()), ""]
+                  "Verdicts: " + ", ".join(f"{verdict} {count}" for verdict, count in tally(mine).items()), ""]
         flags = annotate(tables, paper_flags().get(paper, ()))
         if flags:
             lines += ["Flags on the paper as a whole:", "", *_note_lines(flags), ""]
@@ -703,7 +705,6 @@ def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = (),
                 lines.append(f"| {row[0]}{_marks(table.row_marks.get(row, []))} | {row[1]} | {row[2]} | "
                              + " | ".join(parts) + " |")
             lines += ["", *_note_lines(table.notes), ""] if table.notes else [""]
-        mine = [c for c in cells if c.reported.paper == paper]
         alone = measured_alone(mine, measured or {}, {c.reported.model for c in mine} & built)
         if alone:
             lines += [f"### {ALONE_HEADING}", "", "| model | scale | measured | where | value | budget |",
