@@ -32,7 +32,10 @@ def tier_of(budget: Any) -> str:
     if isinstance(budget, dict):
         return str(budget.get("tier", "none"))
     text = str(budget)
-    return "smoke" if "smoke" in text else "paper" if "paper" in text.split(":")[0] else "none"
+    head = text.split(":")[0].strip()
+    if head in (*SHORT_TIERS, "paper", "none"):  # "ci: 30 iterations" is ci, whatever words follow
+        return head
+    return "smoke" if "smoke" in text else "paper" if "paper" in head else "none"
 
 
 def budget_text(budget: Any) -> str:

@@ -3,7 +3,8 @@
 Every number of every paper's ``reported.csv`` gets a cell: the reported value, the latest measured
 twin from the results store (``bench.measurements.latest``), the delta and a verdict from
 ``bench.verdicts`` (match, within tolerance, differs, short budget), or ``not measured`` with the reason
-(model not built here, metric not measurable, or the command that would measure it). A row that states its
+(model not built here, metric not measurable, a budget tier that skips it, or the command that would measure it).
+Reported values keep the paper's printed digits; measured ones show one digit more. A row that states its
 training set (``train=DF2K``) is compared only with weights trained on that set (``trained_on``).
 
 Each paper page numbers its notes in one scheme: the paper's flags (``bench.reported``), the known differences
@@ -25,6 +26,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ import pandas as pd
 from bench import BenchError, help_summary, registry, results
 from bench.figures import figures
 from bench.measurements import Key, Measurement, budget_text, latest, scale_text, tier_of
+from bench.paper import TIERS, Evaluate, Sizes, Step, papers
 from bench.reported import Reported, known_differences, paper_flags, paper_titles, reported_numbers
 from bench.stats import CONFIDENCE, RESAMPLES, SEED, against_reference
 from bench.verdicts import VERDICTS, relative_metric
@@ -63,13 +66,20 @@ class Cell:
         if self.delta is None:
             return ""
         if self.relative:
-            text = f"{self.delta / self.reported.value:+.1%}"
-        else:
-            text = f"{self.delta:+.4f}" if self.key and self.key.metric == "ssim" else f"{self.delta:+.3f}"
-        return text.replace("-", "+") if not text.strip("+-0.%") else text  # no signed zero: -0.0000 is +0.0000
+            return signed(100 * self.delta / self.reported.value, 1) + "%"
+        return signed(self.delta, self.decimals())
+
+    def decimals(self) -> int:
+        """Decimal places of a measured value: one more than the paper printed, in the unit the report uses (at
+        least the usual places of a quality metric: a misprinted SSIM "7251" still shows 0.72510)."""
+        metric = self.reported.metric
+        return max(printed_decimals(metric, self.reported.value, self.reported.printed) + 1,
+                   MIN_DECIMALS.get(metric, 0))
 
     def measured_text(self) -> str:
-        return "" if self.measured is None else format_value(self.reported.metric, self.measured.value)
+        if self.measured is None:
+            return ""
+        return format_value(self.reported.metric, self.measured.value, self.decimals(), unit_of=self.reported.value)
 
     def notes(self) -> list[tuple[str, str]]:
         """(kind, text) of the notes on the reported number: the paper's flags, then the known difference."""
@@ -77,21 +87,69 @@ class Cell:
             [("known difference", self.known)] if self.known else [])
 
     def reported_text(self) -> str:
-        """Quality metrics as printed in the paper (their precision is part of the number)."""
-        metric = self.reported.metric
-        return self.reported.printed if metric in ("psnr", "ssim") else format_value(metric, self.reported.value)
+        """The reported value with the paper's own digits (its precision is part of the number)."""
+        return printed_text(self.reported.metric, self.reported.value, self.reported.printed)
+
+    def verdict_text(self) -> str:
+        """The verdict; a short-budget one names the budget tier the weights were trained with."""
+        if self.verdict == "short budget" and self.measured is not None:
+            return f"{self.verdict} ({self.measured.tier})"
+        return self.verdict
 
 
-def format_value(metric: str, value: float) -> str:
+MIN_DECIMALS = {"psnr": 2, "ssim": 4}
+
+
+def signed(value: float, decimals: int) -> str:
+    """``value`` with its sign, except a value that rounds to zero at ``decimals``: "0.000", never "-0.000"."""
+    text = f"{value:+.{decimals}f}"
+    return text[1:] if float(text) == 0 else text
+
+
+def _unit(metric: str, value: float) -> tuple[int, str]:
+    """(power of ten, suffix) the report writes a value of ``metric`` in: sizes in K/M/G, the rest as they are."""
     if metric.startswith("params"):
-        return f"{value / 1e6:.3f}M" if value >= 1e6 else f"{value / 1e3:.1f}K"
+        return (6, "M") if value >= 1e6 else (3, "K")
     if metric.endswith("mult_adds"):
-        return f"{value / 1e9:.2f}G"
-    if metric == "ssim":
-        return f"{value:.4f}"
-    if metric == "psnr":
-        return f"{value:.3f}"
-    return f"{value:.4g}"
+        return 9, "G"
+    return 0, ""
+
+
+def _printed_decimal(metric: str, value: float, printed: str) -> Decimal:
+    """The printed value as a Decimal; a size typed as a whole integer ("694000" for "694K") has no significant
+    trailing zeros."""
+    try:
+        number = Decimal(printed)
+    except (ArithmeticError, ValueError):
+        return Decimal(repr(value))
+    whole = printed.strip().lstrip("+-").isdigit()
+    return number.normalize() if whole and _unit(metric, value)[0] and number != 0 else number
+
+
+def printed_decimals(metric: str, value: float, printed: str) -> int:
+    """Decimal places the paper printed, in the report's unit: "1.6e6" params -> 1 (1.6M), "37.76" -> 2."""
+    power, _ = _unit(metric, value)
+    exponent = _printed_decimal(metric, value, printed).scaleb(-power).as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def printed_text(metric: str, value: float, printed: str) -> str:
+    """A reported value exactly as the paper printed it, in the report's unit: "1.6e6" params -> "1.6M"."""
+    power, suffix = _unit(metric, value)
+    if not power:
+        return printed or f"{value:g}"
+    return format(_printed_decimal(metric, value, printed).scaleb(-power), "f") + suffix
+
+
+def format_value(metric: str, value: float, decimals: int | None = None, unit_of: float | None = None) -> str:
+    """``value`` in the report's unit for ``metric`` (the unit of ``unit_of`` if given: a measured size is written
+    in its reported twin's unit), at ``decimals`` places (default: the report's usual precision of the metric)."""
+    power, suffix = _unit(metric, value if unit_of is None else unit_of)
+    if decimals is None:
+        decimals = {"M": 3, "K": 1, "G": 2}.get(suffix) or {"ssim": 4, "psnr": 3}.get(metric)
+    if decimals is None:
+        return f"{value:.4g}"
+    return f"{value / 10 ** power:.{decimals}f}{suffix}"
 
 
 def key_for(row: Reported) -> tuple[Key | None, str]:
@@ -126,7 +184,7 @@ def _hint(key: Key) -> str:
 def judge(cell: Cell) -> None:
     m, r = cell.measured, cell.reported
     assert m is not None and cell.key is not None
-    verdict = verdict_of(cell.key.metric, m.value, r.value, r.printed, m.short_budget)
+    verdict = verdict_of(cell.key.metric, m.value, r.value, r.printed, m.tier)
     cell.delta, cell.verdict, cell.why = verdict.delta, verdict.name, verdict.why
     if verdict.name == "short budget":
         cell.hint = m.provenance()
@@ -232,9 +290,31 @@ def build_cells(reported: list[Reported], measured: dict[Key, Measurement],
                 cell.why = (f"measured only with weights trained on {other_set}: "
                             f"{format_value(key.metric, elsewhere.value)}")
             else:
-                cell.why = "no run yet"
+                cell.why = skipped_by_budget(key)
         cells.append(cell)
     return cells
+
+
+def skipped_by_budget(key: Key) -> str:
+    """Why a cell has no measurement, from the papers' manifests: "not run at the ci (or smoke) budget" where some
+    budget tiers measure it and others deliberately skip it; else "no run yet"."""
+    name = key.model + (f".{key.variant}" if key.variant else "")
+    runs = {tier for paper in papers().values() for step in paper.steps for tier in TIERS
+            if not isinstance(plan := step.at(tier), str) and _measures(plan, key, name)}
+    skipped = [tier for tier in TIERS if tier not in runs]
+    return f"not run at the {' or '.join(skipped)} budget" if runs and skipped else "no run yet"
+
+
+def _measures(step: Step, key: Key, name: str) -> bool:
+    """Whether ``step`` (as a tier runs it) measures ``key`` of the registered ``name``."""
+    if isinstance(step, Evaluate):
+        return (key.metric in ("psnr", "ssim") and name in step.models and key.dataset in step.sets
+                and key.protocol == step.protocol and key.self_ensemble == step.ensemble
+                and key.scale in {scale_text(s) for s in step.scales})
+    if isinstance(step, Sizes):
+        at_size = not key.metric.endswith("mult_adds") or key.protocol == f"{step.hr[0]}x{step.hr[1]}"
+        return at_size and (name, key.scale) in {(row, scale_text(s)) for row, s in step.rows}
+    return False
 
 
 # ---- layout -----------------------------------------------------------------------------------------
@@ -255,6 +335,16 @@ class Table:
 
     def cell(self, row: tuple, column: tuple) -> Cell | None:
         return self.cells.get((row, column))
+
+    @property
+    def anchor(self) -> str:
+        """The table's id on its page: its name as a URL fragment ("Table 1" -> "table-1")."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+    def measured(self, row: tuple | None = None) -> bool:
+        """Whether a cell of ``row`` (of the table, if None) has a measured value: the page's "measured only"
+        view hides the rows and tables that have none."""
+        return any(cell.measured is not None for (r, _), cell in self.cells.items() if row is None or r == row)
 
 
 @dataclass(frozen=True)
@@ -533,8 +623,28 @@ def _pages(cells: list[Cell], records: list[dict[str, Any]], paired: Sequence[di
         models = {c.reported.model for c in mine}
         pages.append({"paper": paper, "title": titles.get(paper, paper), "tables": tables, "cells": mine,
                       "flags": annotate(tables, paper_flags().get(paper, ())), "tally": tally(mine),
-                      "extra": extra_records(records, models & built), "paired": paired_rows(paired, models & built)})
+                      "extra": extra_records(records, models & built), "paired": paired_rows(paired, models & built),
+                      "alone": measured_alone(mine, latest(records), models & built)})
     return pages
+
+
+ALONE_METRICS = ("params", "mult_adds", "psnr", "ssim")
+ALONE_HEADING = "Measured here, no reported twin"
+
+
+def measured_alone(cells: list[Cell], measured: dict[Key, Measurement], models: set[str]) -> list[Measurement]:
+    """Measurements of ``models`` that no cell of ``cells`` is judged against (sizes of models the paper prints
+    none for, evaluations of reduced ci models, ...): a page lists them apart from its reported tables. Of the
+    parameter counts, the one each model's authors' count uses (``ModelCard.params_count``)."""
+    twins = {c.key for c in cells} | {c.measured.key for c in cells if c.measured is not None}
+
+    def shown(key: Key) -> bool:
+        if key.metric == "params" or key.metric.startswith("params_"):
+            return key.metric == registry.get(key.model).params_count
+        return key.metric in ALONE_METRICS
+
+    return sorted((m for key, m in measured.items() if key.model in models and key not in twins and shown(key)),
+                  key=lambda m: m.key)
 
 
 def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path,
@@ -548,7 +658,7 @@ def render_html(cells: list[Cell], records: list[dict[str, Any]], out: Path,
         page["figures"], page["figures_note"] = figures(page["paper"], page["cells"], page["extra"], out)
         html = env.get_template("paper.html.j2").render(
             page=page, verdicts=VERDICTS, generated=stamp, paired_columns=PAIRED_COLUMNS, reference=REFERENCE,
-            paired_method=PAIRED_METHOD)
+            paired_method=PAIRED_METHOD, alone_heading=ALONE_HEADING)
         (out / f"{page['paper']}.html").write_text(html)
     index = out / "index.html"
     index.write_text(env.get_template("index.html.j2").render(pages=pages, verdicts=VERDICTS, generated=stamp,
@@ -560,13 +670,17 @@ def _marks(numbers: Sequence[int]) -> str:
     return f" [{', '.join(map(str, numbers))}]" if numbers else ""
 
 
-def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = ()) -> str:
-    """``paired`` as for ``render_html``. Notes are numbered as on the HTML pages (``annotate``): ``[n]``."""
+def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = (),
+                    measured: dict[Key, Measurement] | None = None) -> str:
+    """``paired`` as for ``render_html``; ``measured``: ``latest(records)``, whose measurements with no reported
+    twin each paper's section lists. Notes are numbered as on the HTML pages (``annotate``): ``[n]``."""
     built = {card.name for card in registry.list_models()}
     titles = paper_titles()
     lines = ["# Reported vs measured", ""]
     for paper, tables in sorted(tables_of(cells).items()):
-        lines += [f"## {titles.get(paper, paper)}", ""]
+        mine = [c for c in cells if c.reported.paper == paper]
+        lines += [f"## {titles.get(paper, paper)}", "",
+                  "Verdicts: " + ", ".join(f"{verdict} {count}" for verdict, count in tally(mine).items()), ""]
         flags = annotate(tables, paper_flags().get(paper, ()))
         if flags:
             lines += ["Flags on the paper as a whole:", "", *_note_lines(flags), ""]
@@ -581,19 +695,25 @@ def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = ()) ->
                     if cell is None:
                         parts.append("")
                         continue
-                    metric = cell.reported.metric
                     text = cell.reported_text() + _marks(table.cell_marks.get((row, column), []))
                     if cell.measured is not None:
-                        value = format_value(metric, cell.measured.value)
                         mark = _marks([table.measured_marks[(row, column)]])
-                        text += f" / {value}{mark} ({cell.delta_text()}, {cell.verdict})"
+                        text += f" / {cell.measured_text()}{mark} ({cell.delta_text()}, {cell.verdict_text()})"
                     else:
-                        text += " / not measured"
+                        text += f" / not measured ({cell.why})" if cell.why else " / not measured"
                     parts.append(text)
                 lines.append(f"| {row[0]}{_marks(table.row_marks.get(row, []))} | {row[1]} | {row[2]} | "
                              + " | ".join(parts) + " |")
             lines += ["", *_note_lines(table.notes), ""] if table.notes else [""]
-        rows = paired_rows(paired, {c.reported.model for c in cells if c.reported.paper == paper} & built)
+        alone = measured_alone(mine, measured or {}, {c.reported.model for c in mine} & built)
+        if alone:
+            lines += [f"### {ALONE_HEADING}", "", "| model | scale | measured | where | value | budget |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {m.key.model}{'.' + m.key.variant if m.key.variant else ''} | {m.key.scale} | {m.key.metric} "
+                      f"| {' '.join(filter(None, (m.key.dataset, m.key.protocol)))} | "
+                      f"{format_value(m.key.metric, m.value)} | {m.tier} |" for m in alone]
+            lines.append("")
+        rows = paired_rows(paired, {c.reported.model for c in mine} & built)
         if rows:
             lines += [f"### Image by image against {REFERENCE}", "", "| " + " | ".join(PAIRED_COLUMNS) + " |",
                       "|" + "---|" * len(PAIRED_COLUMNS), *("| " + " | ".join(row) + " |" for row in rows), ""]
@@ -627,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.markdown:
             out.mkdir(parents=True, exist_ok=True)
             path = out / "report.md"
-            path.write_text(render_markdown(cells, paired))
+            path.write_text(render_markdown(cells, paired, latest(records)))
             print(f"Markdown report: {path}")
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -297,7 +297,7 @@ def _cells_measured(paper: Paper, started: str) -> dict[str, int]:
         r = cell.reported
         print(f"  {r.paper} {r.table}: {r.model}{'.' + r.variant if r.variant else ''} x{r.scale} {r.dataset} "
               f"{r.metric}: paper {cell.reported_text()}, measured {cell.measured_text()} ({cell.delta_text()}): "
-              f"{cell.verdict}", file=sys.stderr)
+              f"{cell.verdict_text()}", file=sys.stderr)
     counts = {k: v for k, v in tally(rows).items() if v}
     print(f"{paper.name}: {len(rows)} reported cells measured in this run: "
           + (", ".join(f"{v} {k}" for k, v in counts.items()) or "none"), file=sys.stderr)

@@ -22,6 +22,8 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bench.measurements import SHORT_TIERS
+
 __all__ = ["TOLERANCES", "VERDICTS", "Verdict", "half_unit", "judge", "regression", "relative_metric",
            "DEFAULT_PSNR_TOLERANCE", "DEFAULT_REPARAM_LIMIT"]
 
@@ -56,13 +58,14 @@ def half_unit(printed: str) -> float:
     return 0.5 * 10.0 ** int(exponent) if isinstance(exponent, int) else 0.0
 
 
-def judge(metric: str, measured: float, reported: float, printed: str, short_budget: bool = False) -> Verdict:
-    """A measured value against the paper's (``printed`` as typed: its last digit is the paper's precision)."""
+def judge(metric: str, measured: float, reported: float, printed: str, tier: str = "none") -> Verdict:
+    """A measured value against the paper's (``printed`` as typed: its last digit is the paper's precision);
+    ``tier``: the budget tier of the weights measured (``bench.measurements.tier_of``)."""
     delta = measured - reported
     kind, tolerance = TOLERANCES.get(metric, ("abs", 0.0))
     size = abs(delta) / abs(reported) if kind == "rel" and reported else abs(delta)
-    if short_budget and metric in QUALITY:
-        return Verdict("short budget", delta, "trained with a ci or smoke budget: not a reproduction")
+    if tier in SHORT_TIERS and metric in QUALITY:
+        return Verdict("short budget", delta, f"weights trained with the {tier} budget: not a reproduction")
     if metric in TOLERANCES and size > tolerance:
         return Verdict("differs", delta, f"beyond the tolerance of {tolerance:.0%}" if kind == "rel"
                        else f"beyond ±{tolerance:g}")

@@ -64,7 +64,52 @@ def test_sizes_are_judged_relative_and_table_4_flops_are_mult_adds():
 def test_a_delta_that_rounds_to_zero_has_no_sign():
     ssim = reported(metric="ssim", printed="0.9542")
     (cell,) = report.build_cells([ssim], measured(Key("bicubic", "", "2", "ssim", "Set5", "matlab"), 0.954196))
-    assert cell.delta_text() == "+0.0000"
+    assert cell.delta_text() == "0.00000"  # -0.000004 at one digit more than printed
+    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.66))
+    assert cell.delta_text() == "0.000"
+    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.6596))
+    assert cell.delta_text() == "0.000"  # -0.0004 rounds to zero: no "-0.000"
+    (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 33.64))
+    assert cell.delta_text() == "-0.020"
+    size = reported("imdn", "params", "694e3", dataset="", protocol="")
+    (cell,) = report.build_cells([size], measured(Key("imdn", "", "2", "params"), 694_000))
+    assert cell.delta_text() == "0.0%"
+    assert report.signed(-0.0004, 3) == "0.000" and report.signed(0.0, 1) == "0.0"
+
+
+@pytest.mark.parametrize("metric, printed, shown", [("params", "1.6e6", "1.6M"), ("params", "694000", "694K"),
+                                                    ("params", "694e3", "694K"), ("params", "1592e3", "1.592M"),
+                                                    ("params", "1.60e6", "1.60M"), ("mult_adds", "638e9", "638G"),
+                                                    ("mult_adds", "222.8e9", "222.8G"), ("psnr", "37.70", "37.70"),
+                                                    ("ssim", "0.9299", "0.9299")])
+def test_a_reported_value_keeps_the_papers_digits(metric, printed, shown):
+    row = reported("imdn", metric, printed, dataset="" if metric not in ("psnr", "ssim") else "Set5")
+    (cell,) = report.build_cells([row], {})
+    assert cell.reported_text() == shown
+
+
+def test_a_measured_value_has_one_digit_more_than_the_printed_one():
+    size = reported("msit-edsr", "params", "1.6e6", dataset="", protocol="", paper="msit")
+    (cell,) = report.build_cells([size], measured(Key("msit-edsr", "", "2", "params"), 1_592_000))
+    assert (cell.reported_text(), cell.measured_text(), cell.delta_text()) == ("1.6M", "1.59M", "-0.5%")
+    small = reported("imdn", "params", "694000", dataset="", protocol="")  # measured in its twin's unit, K
+    (cell,) = report.build_cells([small], measured(Key("imdn", "", "2", "params"), 715_176))
+    assert (cell.reported_text(), cell.measured_text()) == ("694K", "715.2K")
+    (cell,) = report.build_cells([reported(printed="33.7")], measured(PSNR_KEY, 33.6611))
+    assert (cell.reported_text(), cell.measured_text()) == ("33.7", "33.66")
+
+
+def test_a_short_budget_cell_names_its_own_tier():
+    for tier in ("ci", "smoke"):
+        (cell,) = report.build_cells([reported()], measured(PSNR_KEY, 22.1, budget(tier, f"{tier}: 40 iterations")))
+        assert cell.verdict == "short budget"
+        assert cell.verdict_text() == f"short budget ({tier})" and f"the {tier} budget" in cell.why
+        assert cell.measured.tier == tier
+    assert "smoke" not in report.build_cells([reported()], measured(PSNR_KEY, 22.1, budget("ci", "ci: 40")))[0].why
+    # budgets stored as prose: the tier that leads the text, whatever words follow it
+    from bench.measurements import tier_of
+    assert [tier_of(text) for text in ("ci: a smoke-sized run", "smoke: 900 iterations", "inference only")] == [
+        "ci", "smoke", "none"]
 
 
 def test_a_smoke_budget_psnr_is_never_a_reproduction():
@@ -175,7 +220,7 @@ def test_html_report_shows_reported_measured_delta_and_verdict(rendered):
     assert "33.661" in cell and "+0.001" in cell and 'class="verdict match"' in cell
     assert "inference only" in cell  # provenance on hover
     imdn = (rendered / "imdn.html").read_text()
-    size = _cell(imdn, "694.0K", "baselines/reported.csv")
+    size = _cell(imdn, "694K", "baselines/reported.csv")  # as printed, not "694.0K"
     assert "715.2K" in size and "+3.1%" in size and 'class="verdict differs"' in size
     index = (rendered / "index.html").read_text()
     for paper in {r.paper for r in reported_numbers()}:
@@ -348,3 +393,140 @@ def test_an_evaluation_one_command_away_is_costed_from_a_stored_one():
     assert command["cost"] == pytest.approx(1.0 / 5 * 14)  # bicubic's seconds per image x Set14's images
     assert command["basis"] == "0.20 s per image measured here x 14 images"
     assert report.summary(cells, records[:1])["groups"]["evaluations"]["commands"][0]["cost"] is None
+
+
+def _figure_cells(swinir_psnr, tier="ci"):
+    """MSRA-SR-like rows: two methods' Set5 x2 PSNR and params, IMDN measured with released weights, SwinIR-light
+    after a short training budget."""
+    rows = [reported("imdn", printed="38.00", protocol="basicsr", paper="msra"),
+            reported("swinir-light", printed="38.14", protocol="basicsr", paper="msra"),
+            reported("lapar-a", printed="38.01", protocol="basicsr", paper="msra"),
+            reported("imdn", "params", "694e3", dataset="", protocol="", paper="msra"),
+            reported("swinir-light", "params", "878e3", dataset="", protocol="", paper="msra"),
+            reported("lapar-a", "params", "548e3", dataset="", protocol="", paper="msra")]
+    store = {**measured(Key("imdn", "", "2", "psnr", "Set5", "basicsr"), 37.99),
+             **measured(Key("imdn", "", "2", "params"), 694_404),
+             **measured(Key("swinir-light", "", "2", "psnr", "Set5", "basicsr"), swinir_psnr,
+                        budget(tier, f"{tier}: 40 iterations"))}
+    return report.build_cells(rows, store)
+
+
+def test_psnr_vs_params_has_a_log_axis_and_keeps_a_short_budget_point_apart():
+    import matplotlib.pyplot as plt
+
+    from bench.figures import psnr_params_figure
+
+    fig, caption = psnr_params_figure("MSRA-SR (ICCV 2023)", _figure_cells(22.12), "2")
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    low, high = ax.get_ylim()
+    assert 37.5 < low < 38.0 < 38.14 < high < 38.6  # the 22 dB ci point does not stretch the axis
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["reported (as printed)", "measured (budget none)"]
+    assert "swinir-light (ci budget) 22.12 dB" in caption  # left out, and said so
+    assert any("22.12" in text.get_text() for text in fig.texts)
+    plt.close(fig)
+    # inside the range, a short-budget point is drawn as its own series, labelled with its tier
+    fig, caption = psnr_params_figure("MSRA-SR (ICCV 2023)", _figure_cells(38.05, "ci"), "2")
+    (ax,) = fig.axes
+    labels = ax.get_legend_handles_labels()[1]
+    assert "measured, ci budget: not a reproduction" in labels and not any("smoke" in label for label in labels)
+    offsets = [collection.get_offsets().tolist() for collection in ax.collections]
+    assert [[878e3, 38.05]] in offsets  # its own series, at its size, not among the full-budget crosses
+    assert "ci" in ax.get_title()
+    plt.close(fig)
+
+
+def test_psnr_vs_params_shows_no_measured_legend_without_a_measured_point():
+    import matplotlib.pyplot as plt
+
+    from bench.figures import psnr_params_figure
+
+    rows = [reported("imdn", printed="38.00", protocol="basicsr", paper="msra"),
+            reported("lapar-a", printed="38.01", protocol="basicsr", paper="msra"),
+            reported("imdn", "params", "694e3", dataset="", protocol="", paper="msra"),
+            reported("lapar-a", "params", "548e3", dataset="", protocol="", paper="msra")]
+    fig, _ = psnr_params_figure("MSRA-SR (ICCV 2023)", report.build_cells(rows, {}), "2")
+    assert fig.axes[0].get_legend_handles_labels()[1] == ["reported (as printed)"]
+    assert "nothing measured" in fig.axes[0].get_title()
+    plt.close(fig)
+
+
+def test_latency_figures_never_mix_sizes_and_state_spread_and_repeats():
+    import matplotlib.pyplot as plt
+
+    from bench.figures import latency_figures
+
+    def timing(lr_size, repeats, iqr):
+        stats = {"median_ms": 10.0, "iqr_ms": iqr, "repeats": repeats, "warmup": 1}
+        return {"model": "msra-light", "variant": "", "scale": 2, "lr_size": lr_size, "device": "cpu",
+                "before_ms": 10.0, "after_ms": 8.0, "before": stats, "after": {**stats, "median_ms": 8.0}}
+
+    made = latency_figures("MSRA-SR (ICCV 2023)", [timing("32x32", 5, 0.4), timing("128x96", 5, 1.2)])
+    assert sorted(size for _, size, _, _ in made) == ["128x96", "32x32"]  # one figure per size
+    titles = {size: fig.axes[0].get_title() for fig, size, _, _ in made}
+    assert "LR 32x32" in titles["32x32"] and "IQR 0.4 / 0.4 ms over 5 timed runs" in titles["32x32"]
+    assert "128x96" not in titles["32x32"]
+    for fig, *_ in made:
+        plt.close(fig)
+
+
+def test_a_learning_curve_psnr_axis_spans_at_least_a_decibel():
+    from bench.figures import MIN_PSNR_SPAN, _at_least
+
+    low, high = _at_least(12.22, 12.27, MIN_PSNR_SPAN)
+    assert high - low >= MIN_PSNR_SPAN and low < 12.22 and high > 12.27
+    assert _at_least(20.0, 25.0, MIN_PSNR_SPAN) == pytest.approx((19.75, 25.25))  # a real trend keeps its range
+
+
+def test_a_page_has_contents_and_a_measured_only_view_that_works_without_javascript(rendered):
+    amms = (rendered / "amms.html").read_text()
+    assert re.search(r'<nav class="toc">.*<a href="#table-1">Table 1</a>.*<a href="#table-2">Table 2</a>', amms,
+                     flags=re.S)
+    assert '<section id="table-1" class="unmeasured">' in amms  # the fixture measured nothing of Table 1
+    assert '<section id="table-2">' in amms  # bicubic's Set5 x2 is measured there
+    # the checkbox is hidden until the script shows it: without JavaScript every row shows
+    assert re.search(r'<p class="toggle" id="toggle" hidden>.*<input type="checkbox" id="measured-only">', amms,
+                     flags=re.S)
+    assert 'classList.toggle("measured-only"' in amms
+    assert "body.measured-only tr.unmeasured" in amms
+    table_2 = amms[amms.index('id="table-2"'):]
+    pattern = r'<tr( class="unmeasured")?><td>([\w-]+)(?:<sup[^<]*</sup>)?</td><td></td><td>2</td>'
+    rows = {name: css for css, name in re.findall(pattern, table_2)}
+    assert rows["bicubic"] == "" and rows["vdsr"] == ' class="unmeasured"'
+    assert '<div class="scroll">' in amms  # wide tables scroll in place, not the page
+
+
+def test_markdown_gives_each_paper_its_tally_and_each_unmeasured_cell_its_reason(rendered):
+    markdown = (rendered / "report.md").read_text()
+    amms = markdown[markdown.index("## AMMS-Net"):markdown.index("## IMDN")]
+    store = rendered.parent / "store"
+    cells = [c for c in report.build_cells(reported_numbers(), latest(results.load_records(store)))
+             if c.reported.paper == "amms"]
+    counts = report.tally(cells)
+    assert amms.splitlines()[2] == "Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.items())
+    assert counts["match"] == 2  # the fixture's bicubic Set5 x2 PSNR and SSIM
+    assert "/ not measured (no run yet)" in amms and "/ not measured (not built here)" in amms
+
+
+def test_a_cell_a_budget_skips_says_so_and_not_no_run_yet():
+    """MESR's Table 1 rows are trained only by the opt-in smoke and paper steps: the ci budget skips them."""
+    row = reported("mesr", variant="single-scale", scale="4", dataset="Set14", protocol="basicsr", printed="28.18",
+                   paper="mesr", table="Table 1")
+    (cell,) = report.build_cells([row], {})
+    assert cell.why == "not run at the ci budget"
+    assert report.build_cells([reported(dataset="B100")], {})[0].why == "no run yet"  # every tier evaluates bicubic
+
+
+def test_measurements_with_no_reported_twin_are_listed_on_their_papers_page(tmp_path):
+    store = tmp_path / "store"
+    results.append({"model": "mesr", "variant": "", "scale": 2, "params": 5_073_000, "params_trainable": 5_073_000,
+                    "params_leaf_modules": 5_073_000, "mult_adds": 5.16e9, "hr_size": "64x64",
+                    "budget": budget("none", "sizes")}, "complexity", store)
+    out = tmp_path / "out"
+    assert report.main(["--html", "--markdown", "--out", str(out), "--results-dir", str(store)]) == 0
+    mesr = (out / "mesr.html").read_text()
+    alone = mesr[mesr.index('<h2 id="measured-alone">'):]
+    assert "<td>5.073M</td>" in alone and "<td>5.16G</td>" in alone
+    assert mesr.index("tables are missing from the text available here") < mesr.index('<section id="table-1"')
+    assert "| mesr | 2 | params |  | 5.073M | none |" in (out / "report.md").read_text()
