@@ -522,7 +522,7 @@ def _paper_iteration_seconds(records: list[dict[str, Any]]) -> dict[tuple[str, s
             if r.get("kind") == "train" and tier_of(r.get("budget")) == "paper" and r.get("it_per_s")}
 
 
-def summary(cells: list[Cell], records: list[dict[str, Any]]) -> dict[str, Any]:
+def summary(cells: list[Cell], records: list[dict[str, Any]], data_root=None) -> dict[str, Any]:
     """The index's lead: reproduced cells by kind (with examples), then the commands that would measure the
     rest, grouped as one command away (sizes; evaluations of bicubic and of stored released weights) or
     needing a GPU budget (the paper's recipe), each with an estimated cost where a stored measurement gives one."""
@@ -572,7 +572,7 @@ def summary(cells: list[Cell], records: list[dict[str, Any]]) -> dict[str, Any]:
         else:
             continue
         entry = commands.setdefault(command, {"group": group, "command": command, "cells": 0, "cost": cost,
-                                              "basis": basis, "papers": set()})
+                                              "basis": basis, "papers": set(), "dataset": key.dataset})
         entry["cells"] += 1
         entry["papers"].add(titles.get(row.paper, row.paper))
     groups = {}
@@ -585,7 +585,27 @@ def summary(cells: list[Cell], records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"reproduced": [{"kind": kind, "cells": found, "count": len(found),
                             "papers": len({c.reported.paper for c in found}),
                             "examples": _examples(found)} for kind, found in reproduced.items()],
-            "total": sum(len(found) for found in reproduced.values()), "groups": groups, "titles": titles}
+            "total": sum(len(found) for found in reproduced.values()), "groups": groups, "titles": titles,
+            "next": next_steps(groups, data_root)}
+
+
+def next_steps(groups: dict[str, dict[str, Any]], data_root=None) -> list[str]:
+    """The commands to run next, first: fetch the four benchmark sets the waiting evaluations need (with no data,
+    the report has only sizes; DIV2K and Manga109 are large or on request), then the reproduction that evaluates
+    bicubic and the released weights on them; with those sets present, the evaluation that fills the most cells;
+    else the largest size count."""
+    from bench.paper import BENCHMARKS
+    from bench.reproduce import available_sets
+
+    evaluations, sizes = groups["evaluations"]["commands"], groups["sizes"]["commands"]
+    wanted = [name for name in BENCHMARKS if any(c["dataset"] == name for c in evaluations)]
+    missing = available_sets(wanted, data_root)[1]
+    if missing:
+        return [f"python -m bench data download {name}" for name in missing] + [
+            "python -m bench reproduce baselines --budget ci"]
+    if evaluations:
+        return [evaluations[0]["command"]]
+    return [sizes[0]["command"]] if sizes else []
 
 
 def _examples(cells: list[Cell]) -> list[Cell]:

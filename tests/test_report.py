@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+from PIL import Image
 
 from bench import report, results, verdicts
 from bench.measurements import Key, Measurement, budget, latest
@@ -379,6 +380,19 @@ def test_the_index_leads_with_what_was_reproduced(rendered):
     away = index[order[1]:order[2]]
     assert "python -m bench evaluate bicubic --scale 2 --dataset Set14 --protocol matlab</code>" in away
     assert "cost not estimated" in away  # the fixture's evaluation stores no time, nor does any say Set14's size
+
+
+def test_the_next_step_fetches_the_sets_the_waiting_evaluations_need(tmp_path):
+    records = [{"kind": "evaluate", "model": "bicubic", "variant": "", "scale": 2, "dataset": "Set5",
+                "protocol": "matlab", "seconds": 1.0, "n_images": 5, "weights": "none (parameter-free)",
+                "budget": INFERENCE}]
+    cells = report.build_cells([reported(dataset="Set14"), reported(dataset="Manga109")], {})
+    assert report.summary(cells, records, tmp_path)["next"] == [
+        "python -m bench data download Set14", "python -m bench reproduce baselines --budget ci"]
+    (tmp_path / "Set14" / "HR").mkdir(parents=True)
+    Image.new("RGB", (12, 12)).save(tmp_path / "Set14" / "HR" / "a.png")
+    assert report.summary(cells, records, tmp_path)["next"][0].startswith(
+        "python -m bench evaluate bicubic --scale 2 --dataset ")
 
 
 def test_an_evaluation_one_command_away_is_costed_from_a_stored_one():
