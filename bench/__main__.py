@@ -372,7 +372,8 @@ def _select(table, args: argparse.Namespace):
 
     import pandas as pd
 
-    names = table["model"].fillna("") + table["variant"].fillna("").map(lambda v: f".{v}" if v else "")
+    names = pd.Series([registry.join_name(model, variant) for model, variant
+                       in zip(table["model"].fillna(""), table["variant"].fillna(""), strict=True)], index=table.index)
     filters = {  # option: (its value, the column it reads, the rows it keeps)
         "--kind": (args.kind, table["kind"], lambda: table["kind"] == args.kind),
         "--paper": (args.paper, table["model"], lambda: table["model"].isin(_paper_models(args.paper))),

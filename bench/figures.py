@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.measurements import budget_text, tier_of
+from bench.registry import join_name
 
 if TYPE_CHECKING:
     from bench.report import Cell
@@ -304,7 +305,7 @@ def figures(paper: str, cells: list[Cell], extra: dict[str, list], out: Path) ->
 
     for index, run in enumerate(extra["training"]):
         name = f"{paper}-training-{index}.png"
-        label = run["model"] + (f".{run['variant']}" if run.get("variant") else "")
+        label = join_name(run["model"], run.get("variant", ""))
         spent = budget_text(run["budget"])
         if learning_curve(Path(run.get("run_dir", "")) / "metrics.csv",
                           f"{label} x{run['scale']}, budget tier {tier_of(run['budget'])} ({spent})", out / name):

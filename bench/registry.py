@@ -29,7 +29,7 @@ from torch import nn
 
 from bench import BenchError
 
-__all__ = ["ModelCard", "Variant", "option", "register", "get", "list_models", "make", "split_name"]
+__all__ = ["ModelCard", "Variant", "option", "register", "get", "list_models", "make", "split_name", "join_name"]
 
 
 def option(default: Any, source: str) -> Any:
@@ -115,6 +115,11 @@ def split_name(name: str) -> tuple[str, str]:
     """("msra-light", "wo-ga") for "msra-light.wo-ga"; (name, "") for a model itself."""
     base, _, variant = name.partition(".")
     return base, variant
+
+
+def join_name(model: str, variant: str) -> str:
+    """The inverse of ``split_name``: "msra-light.wo-ga", or the model itself for no variant."""
+    return f"{model}.{variant}" if variant else model
 
 
 _MODELS: dict[str, ModelCard] = {}

@@ -172,7 +172,7 @@ def key_for(row: Reported) -> tuple[Key | None, str]:
 
 
 def _hint(key: Key) -> str:
-    name = key.model + (f".{key.variant}" if key.variant else "")
+    name = registry.join_name(key.model, key.variant)
     if key.metric.startswith("params") or key.metric.endswith("mult_adds"):
         scale = key.scale or "2"  # an arbitrary-scale model's one printed size: any scale's count
         return f"python -m bench complexity {name} --scale {scale} --hr {key.protocol or DEFAULT_HR}"
@@ -234,7 +234,7 @@ def trained_on(record: dict[str, Any]) -> str:
     spent = record.get("budget") if isinstance(record.get("budget"), dict) else {}
     sets = spent.get("overrides", {}).get("train_sets")
     if sets is None and spent.get("tier") == "paper":  # the recipe as registered, unchanged
-        name = record.get("model", "") + (f".{record['variant']}" if record.get("variant") else "")
+        name = registry.join_name(record.get("model", ""), record.get("variant", ""))
         try:
             sets = registry.get(name).build_recipe(record.get("scale")).train_sets
         except (BenchError, TypeError, ValueError):
@@ -298,7 +298,7 @@ def build_cells(reported: list[Reported], measured: dict[Key, Measurement],
 def skipped_by_budget(key: Key) -> str:
     """Why a cell has no measurement, from the papers' manifests: "not run at the ci (or smoke) budget" where some
     budget tiers measure it and others deliberately skip it; else "no run yet"."""
-    name = key.model + (f".{key.variant}" if key.variant else "")
+    name = registry.join_name(key.model, key.variant)
     runs = {tier for paper in papers().values() for step in paper.steps for tier in TIERS
             if not isinstance(plan := step.at(tier), str) and _measures(plan, key, name)}
     skipped = [tier for tier in TIERS if tier not in runs]
@@ -508,7 +508,7 @@ def _evaluation_costs(records: list[dict[str, Any]]) -> tuple[dict[tuple, float]
     sizes: dict[str, int] = {}
     for r in records:
         if r.get("kind") == "evaluate" and r.get("seconds") and r.get("n_images"):
-            key = (r.get("model", "") + (f".{r['variant']}" if r.get("variant") else ""), scale_text(r.get("scale")),
+            key = (registry.join_name(r.get("model", ""), r.get("variant", "")), scale_text(r.get("scale")),
                    bool(r.get("self_ensemble")))
             spent.setdefault(key, []).append(r["seconds"] / r["n_images"])
             sizes[r.get("dataset", "")] = r["n_images"]
@@ -517,7 +517,7 @@ def _evaluation_costs(records: list[dict[str, Any]]) -> tuple[dict[tuple, float]
 
 def _paper_iteration_seconds(records: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
     """(name, scale) -> seconds per iteration of a stored training run with the paper's budget."""
-    return {(r.get("model", "") + (f".{r['variant']}" if r.get("variant") else ""), scale_text(r.get("scale"))):
+    return {(registry.join_name(r.get("model", ""), r.get("variant", "")), scale_text(r.get("scale"))):
             1 / r["it_per_s"] for r in records
             if r.get("kind") == "train" and tier_of(r.get("budget")) == "paper" and r.get("it_per_s")}
 
@@ -533,7 +533,7 @@ def summary(cells: list[Cell], records: list[dict[str, Any]], data_root=None) ->
             reproduced[kind_of(cell)].append(cell)
     per_image, set_sizes = _evaluation_costs(records)
     iteration = _paper_iteration_seconds(records)
-    released = {(r.get("model", "") + (f".{r['variant']}" if r.get("variant") else ""), scale_text(r.get("scale"))):
+    released = {(registry.join_name(r.get("model", ""), r.get("variant", "")), scale_text(r.get("scale"))):
                 r["weights"] for r in records
                 if r.get("kind") == "evaluate" and tier_of(r.get("budget")) == "none"
                 and not str(r.get("weights", "none")).startswith("none")}
@@ -543,7 +543,7 @@ def summary(cells: list[Cell], records: list[dict[str, Any]], data_root=None) ->
         key, row = cell.key, cell.reported
         if key is None or row.model not in built or cell.verdict not in ("not measured", "short budget"):
             continue
-        name = key.model + (f".{key.variant}" if key.variant else "")
+        name = registry.join_name(key.model, key.variant)
         if cell.verdict == "not measured" and row.metric not in ("psnr", "ssim"):
             group, command, cost, basis = "sizes", cell.hint, None, "no stored timing of a count"
         elif cell.verdict == "not measured" and not row.trained_on and (

@@ -71,7 +71,7 @@ def _evaluated(images: pd.DataFrame, name: str, dataset: str, scale: str) -> pd.
     mine = images[(images["kind"] == "evaluate") & (images["model"] == model) & (images["variant"] == variant)]
     if mine.empty:
         variants = sorted(set(images.loc[images["model"] == model, "variant"]))
-        rows = ", ".join(f"{model}.{v}" if v else model for v in variants)
+        rows = ", ".join(registry.join_name(model, v) for v in variants)
         raise BenchError(f"no evaluation of {name} with per-image scores in the results store" +
                          (f"; it holds {rows}" if rows else " (`python -m bench results --kind evaluate` lists them)"))
     where = mine[(mine["dataset"] == dataset) & (mine["scale"] == scale)]
@@ -161,7 +161,7 @@ def against_reference(records: list[dict[str, Any]], reference: str = "bicubic")
         evaluated.loc[is_reference, where].drop_duplicates(), on=where).sort_values(["model", "variant", *where])
     found = []
     for pair in pairs.itertuples(index=False):
-        name = f"{pair.model}.{pair.variant}" if pair.variant else pair.model
+        name = registry.join_name(pair.model, pair.variant)
         try:
             found.append(_compare(records, images, name, reference, pair.dataset, pair.scale, pair.protocol))
         except BenchError as err:  # e.g. no image with a finite score on both sides
