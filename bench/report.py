@@ -260,6 +260,7 @@ def build_cells(reported: list[Reported], measured: dict[Key, Measurement],
             trained.setdefault(trained_on(m.record), {})[key] = m
     known = {card.name for card in registry.list_models()}
     explained = known_differences()
+    plans = tier_plans()
     wanted = [key_for(row) for row in reported]
     found: list[tuple[Key | None, Measurement | None, Measurement | None]] = [(None, None, None)] * len(reported)
     stated = [row.trained_on if row.metric in ("psnr", "ssim") else "" for row in reported]  # sizes: any training
@@ -290,17 +291,22 @@ def build_cells(reported: list[Reported], measured: dict[Key, Measurement],
                 cell.why = (f"measured only with weights trained on {other_set}: "
                             f"{format_value(key.metric, elsewhere.value)}")
             else:
-                cell.why = skipped_by_budget(key)
+                cell.why = skipped_by_budget(key, plans)
         cells.append(cell)
     return cells
 
 
-def skipped_by_budget(key: Key) -> str:
-    """Why a cell has no measurement, from the papers' manifests: "not run at the ci (or smoke) budget" where some
-    budget tiers measure it and others deliberately skip it; else "no run yet"."""
+def tier_plans() -> list[tuple[str, Step]]:
+    """(tier, the step as that tier runs it) for every step of every paper's manifest that the tier runs."""
+    return [(tier, plan) for paper in papers().values() for step in paper.steps for tier in TIERS
+            if not isinstance(plan := step.at(tier), str)]
+
+
+def skipped_by_budget(key: Key, plans: list[tuple[str, Step]]) -> str:
+    """Why a cell has no measurement, from the papers' manifests (``plans``: ``tier_plans()``): "not run at the
+    ci (or smoke) budget" where some budget tiers measure it and others deliberately skip it; else "no run yet"."""
     name = registry.join_name(key.model, key.variant)
-    runs = {tier for paper in papers().values() for step in paper.steps for tier in TIERS
-            if not isinstance(plan := step.at(tier), str) and _measures(plan, key, name)}
+    runs = {tier for tier, plan in plans if _measures(plan, key, name)}
     skipped = [tier for tier in TIERS if tier not in runs]
     return f"not run at the {' or '.join(skipped)} budget" if runs and skipped else "no run yet"
 
