@@ -1,6 +1,7 @@
 """MSRA-SR reconstruction: sizes against the paper's tables, exact reparameterisation, masks."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -75,8 +76,13 @@ def test_shifted_regions_are_whole_key_blocks(scale):
     assert (blocks == blocks[..., :1]).all()
 
 
-def plain_masks(logits, mask, grid):
-    """Every window's shift mask added, zeros included."""
+def plain_masks(logits, boundary, grid):
+    """Every window's shift mask, made from the whole image's region labels, added (zeros included)."""
+    from reproductions.msra import model as msra
+
+    n, m = boundary.shape[-2:]
+    window, scale = math.isqrt(n), math.isqrt(n // m)
+    mask = msra.region_masks(grid[0] * window, grid[1] * window, window, window // 2, (scale,))[scale]
     per_window = mask[None, :, None] if logits.dim() == 4 else mask[None]
     return (logits.view(-1, mask.shape[0], *logits.shape[1:]) + per_window).view_as(logits)
 
@@ -101,10 +107,12 @@ def test_fast_layouts_compute_what_the_plain_ones_do(monkeypatch):
         assert (msra.tokens(conv(msra.image(tokens, (12, 10)))) - plain_tokens).abs().max() <= 1e-5
         probs, v = torch.rand(6, 2, 64, 64), torch.randn(6, 2, 64, 5)
         assert (msra.attend(probs, v) - probs @ v).abs().max() <= 1e-5
-        masks = msra.region_masks(24, 32, 8, 4, (1, 2))  # a 3 x 4 grid of windows
-        for s, logits in ((1, torch.randn(2 * 12, 2, 64, 64)), (2, torch.randn(2 * 12, 64, 16))):
-            expected = plain_masks(logits, masks[s], (3, 4))
-            assert torch.equal(msra.add_shift_masks(logits.clone(), masks[s], (3, 4)), expected)
+        masks = msra.boundary_masks(8, 4, (1, 2))
+        for grid in ((3, 4), (1, 1), (1, 3), (2, 1)):  # rows x columns of windows
+            windows = 2 * grid[0] * grid[1]  # a batch of two images
+            for s, logits in ((1, torch.randn(windows, 2, 64, 64)), (2, torch.randn(windows, 64, 16))):
+                expected = plain_masks(logits, masks[s], grid)
+                assert torch.equal(msra.add_shift_masks(logits.clone(), masks[s], grid), expected)
         for p in model.parameters():  # every weight and bias non-zero (the initialisation zeroes some biases)
             p.copy_(torch.randn_like(p) * 0.1)
         fast = model(x)

@@ -69,15 +69,23 @@ def attend(probs: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return (v.transpose(-2, -1) @ probs.transpose(-2, -1)).transpose(-2, -1)
 
 
-def add_shift_masks(logits: torch.Tensor, mask: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """logits [B*nW, (heads,) N, M] + the shifted windows' region masks [nW, N, M], in place. After the cyclic
-    shift only the last row and the last column of windows straddle regions (every other window's mask is
-    zero), so only those windows are touched."""
+def boundary_masks(window: int, shift: int, scales: tuple[int, ...]) -> dict[int, torch.Tensor]:
+    """For each key scale s: [2, 2, N, N/s^2], the masks of a 2 x 2 grid of windows. After a cyclic shift of half
+    a window only the last row and the last column of windows straddle regions, and every window of that row
+    (of that column, and the corner) has the same mask as [1, 0] ([0, 1], [1, 1]), whatever the image size."""
+    masks = region_masks(2 * window, 2 * window, window, shift, scales)
+    return {s: m.view(2, 2, *m.shape[1:]) for s, m in masks.items()}
+
+
+def add_shift_masks(logits: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """logits [B*nW, (heads,) N, M] on a ``grid`` of rows x columns of windows + their shift masks (from
+    ``boundary_masks``), in place: only the windows of the last row and column are touched."""
     rows, cols = grid
     view = logits.view(-1, rows, cols, *logits.shape[1:])
-    mask = mask.view(rows, cols, *[1] * (logits.dim() - 3), *mask.shape[1:])
-    view[:, -1] += mask[-1]
-    view[:, :-1, -1] += mask[:-1, -1]
+    masks = masks.view(2, 2, *[1] * (logits.dim() - 3), *masks.shape[-2:])
+    view[:, -1, :-1] += masks[1, 0]
+    view[:, :-1, -1] += masks[0, 1]
+    view[:, -1, -1] += masks[1, 1]
     return logits
 
 
@@ -253,21 +261,19 @@ class MSRASR(nn.Module):
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
         # SwinIR's heads: one-step for light [spec: the x2 -> x3 -> x4 params steps], classical as SwinIR's.
         self.reconstruction = SwinIRUpsampler(embed_dim, scale, upsampler)
-        self._masks: dict[tuple, dict] = {}
+        self._masks = boundary_masks(window, window // 2, (1, *self.csa_scales))
 
-    def masks(self, h: int, w: int, device: torch.device) -> dict[int, torch.Tensor]:
-        key = (h, w, str(device))
-        if key not in self._masks:
-            masks = region_masks(h, w, self.window, self.window // 2, (1, *self.csa_scales))
-            self._masks = {key: {s: m.to(device) for s, m in masks.items()}}
-        return self._masks[key]
+    def masks(self, device: torch.device) -> dict[int, torch.Tensor]:
+        if next(iter(self._masks.values())).device != device:
+            self._masks = {s: m.to(device) for s, m in self._masks.items()}
+        return self._masks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         x = pad_to_multiple(x, self.window) - self.mean
         shallow = self.conv_first(x)
         size = (int(shallow.shape[-2]), int(shallow.shape[-1]))
-        masks = self.masks(*size, x.device)
+        masks = self.masks(x.device)
         shared: dict[str, dict] = {"even": {}, "odd": {}}
         y = self.patch_norm(shallow.flatten(2).transpose(1, 2))
         index = 0
