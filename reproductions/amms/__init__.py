@@ -31,7 +31,7 @@ class AMMSConfig:
     fusion: str = option("concat", "inf: how the attention paths are fused")
     nl_reduction: int = option(8, "inf: the non-local's channel reduction")
     nl_regions: int = option(2, "inf: SAN's region split (2x2)")
-    nl_chunk: int = option(2**24, "inf: scores computed in chunks of this many (memory only; 0 = whole)")
+    nl_chunk: int = option(2**21, "inf: scores formed this many at a time (memory and speed only; 0 = whole)")
     so_reduction: int = option(16, "inf: SOCA's reduction (SAN)")
     ns_iterations: int = option(5, "inf: Newton-Schulz iterations (SAN)")
     so_max_size: int = option(1000, "inf: SAN's crop for the covariance")

@@ -72,10 +72,12 @@ class NonLocal(nn.Module):
     C/8, no sub-sampling, no BN, W zero-initialised]: z = W(softmax(theta^T phi) g) + x, run separately on
     each region of a ``regions`` x ``regions`` grid [src: san.py Nonlocal_CA, 2 x 2].
 
-    ``chunk``: at most this many attention scores exist at once (query rows in blocks). It changes memory,
-    never the result; ``chunk=0`` forms each region's whole matrix (the reference the tests compare with)."""
+    ``chunk``: at most this many attention scores exist at once (query rows in blocks). It changes memory and
+    speed, never the result; ``chunk=0`` forms each region's whole matrix (the reference the tests compare with).
+    The default, 2^21, keeps a block's scores and probabilities (2 x 8 MB) in a 32 MB L3 cache: one non-local
+    over four 256x192 regions took 7.3 s against 11.1 s at 2^24 and 14 s at 2^22 (2 threads, this machine)."""
 
-    def __init__(self, channels: int, inter: int, regions: int = 2, chunk: int = 2**24):
+    def __init__(self, channels: int, inter: int, regions: int = 2, chunk: int = 2**21):
         super().__init__()
         self.regions, self.chunk = regions, chunk
         self.g = nn.Conv2d(channels, inter, 1)
@@ -206,7 +208,7 @@ class AMMSNet(nn.Module):
     def __init__(self, scale: int, channels: int = 64, n_amms: int = 4, n_am: int = 1, sf_depth: int = 3,
                  non_local: bool = True, second_order: bool = True, multi_scale: bool = True,
                  msff_kernels: tuple[int, ...] = (1, 3, 5), single_scale_kernels: tuple[int, ...] = (3,),
-                 fusion: str = "concat", nl_reduction: int = 8, nl_regions: int = 2, nl_chunk: int = 2**24,
+                 fusion: str = "concat", nl_reduction: int = 8, nl_regions: int = 2, nl_chunk: int = 2**21,
                  so_reduction: int = 16, ns_iterations: int = 5, so_max_size: int = 1000, rgb_range: float = 255.0):
         super().__init__()
         self.scale, self.rgb_range = scale, rgb_range
