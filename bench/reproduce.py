@@ -215,12 +215,19 @@ def run_evaluate(step: Evaluate, ctx: Context) -> list[dict[str, Any]]:
         if weights == "":
             ctx.skip(f"{step.id} x{scale}", why)
             continue
+        trained_on = set(weights_budget(weights).get("overrides", {}).get("train_sets", ())) if weights else set()
+        if trained_on & set(present):
+            ctx.skip(f"{step.id} x{scale} on {', '.join(s for s in present if s in trained_on)}",
+                     "the weights were trained on it (a short budget trains on the benchmark sets it does not test)")
+        sets = [s for s in present if s not in trained_on]
+        if not sets:
+            continue
         # once per scale, whatever the number of models compared with it
-        reference = (evaluate_models(step.against, scale, present, step.protocol, None, ctx.data_root, ctx.device,
+        reference = (evaluate_models(step.against, scale, sets, step.protocol, None, ctx.data_root, ctx.device,
                                      ensemble=step.ensemble) if step.against else [])
         stored += reference
         for name in step.models:
-            evaluated = evaluate_models(name, scale, present, step.protocol, weights, ctx.data_root, ctx.device,
+            evaluated = evaluate_models(name, scale, sets, step.protocol, weights, ctx.data_root, ctx.device,
                                         ensemble=step.ensemble)
             stored += evaluated
             if step.against:

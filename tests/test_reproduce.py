@@ -83,3 +83,21 @@ def test_an_ensemble_evaluate_step_runs_the_self_ensemble_and_says_so(tmp_path, 
     assert len(keys) == 4 and all(key.self_ensemble for key in keys)  # PSNR and SSIM of each
     plain = run_evaluate(replace(step, ensemble=False, against=""), Context("p", "ci", data_root=tmp_path))
     assert not plain[0]["self_ensemble"] and len(calls) == sum(r["n_images"] for r in evaluations)
+
+
+def test_weights_are_never_evaluated_on_the_sets_they_trained_on(monkeypatch):
+    """A short budget trains on B100 and Urban100 (no DIV2K here): its evaluation skips them, and says so."""
+    from bench import reproduce
+    from bench.paper import Evaluate
+
+    evaluated = []
+    monkeypatch.setattr(reproduce, "available_sets", lambda wanted, root: (["Set5", "B100", "Urban100"], []))
+    monkeypatch.setattr(reproduce, "weights_budget",
+                        lambda path: {"tier": "smoke", "overrides": {"train_sets": ("B100", "Urban100")}})
+    monkeypatch.setattr(reproduce, "evaluate_models",
+                        lambda name, scale, sets, *args, **kwargs: evaluated.append((name, sets)) or [])
+    ctx = Context("p", "smoke")
+    ctx.weights[("train", 2)] = "trained.pt"
+    reproduce.run_evaluate(Evaluate(id="e", models=("swinir-light",), scales=(2,), weights="train"), ctx)
+    assert evaluated == [("swinir-light", ["Set5"])]
+    assert ctx.skipped[0]["step"] == "e x2 on B100, Urban100" and "trained on it" in ctx.skipped[0]["why"]
