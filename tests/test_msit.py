@@ -164,3 +164,60 @@ def test_recipe_stages():
     quick = smoke(b, iterations=250, lr_patch=32)
     assert quick.queries == 1024 and "queries 1024 (paper 2304)" in quick.budget  # no more queries than LR pixels
     assert quick.scale_range == (1.0, 8.0) and quick.sampler == "arbitrary"
+
+
+def plain_decode(model, maps, coord, cell):
+    """MSIT's decoder in its plain layouts: sampled maps copied to [B, Q, 49, C], the weighted values
+    concatenated with the cell, as the official code writes it."""
+    from reproductions.baselines.liif import make_coord, sample_nearest
+
+    x, q_map, k_map, v_map = maps
+    b, dim, h, w = q_map.shape
+    queries, heads, r = coord.shape[1], model.heads, model.radius
+    size = coord.new_tensor([h, w])
+    xy = coord.flip(-1).unsqueeze(2)
+    centre = sample_nearest(make_coord((h, w)).permute(2, 0, 1).expand(b, 2, h, w), coord)
+    steps = torch.arange(-r, r + 1, dtype=coord.dtype)
+    offsets = torch.stack(torch.meshgrid(steps * 2 / h, steps * 2 / w, indexing="ij"), dim=-1).view(1, 1, -1, 2)
+    neighbours = (centre.unsqueeze(2) + offsets).flip(-1)
+    area = offsets.shape[2]
+    q = F.grid_sample(q_map, xy, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+    k = F.grid_sample(k_map, neighbours, mode="nearest", align_corners=False).permute(0, 2, 3, 1)
+    v = F.grid_sample(v_map, neighbours, mode="nearest", align_corners=False).permute(0, 2, 3, 1)
+    q = q.reshape(b, queries, 1, heads, dim // heads)
+    k = k.reshape(b, queries, area, heads, dim // heads)
+    logits = (q * k).sum(-1) / (dim // heads) ** 0.5
+    attn = torch.softmax(logits + model.position_bias((coord.unsqueeze(2) - neighbours.flip(-1)) * size), dim=2)
+    weighted = (v.reshape(b, queries, area, heads, dim // heads) * attn.unsqueeze(-1)).reshape(b, queries, -1)
+    pred = model.mlp(torch.cat([weighted, cell * size], dim=-1))
+    skip = F.grid_sample(x, xy, mode="bilinear", padding_mode="border", align_corners=False)
+    return pred + skip[:, :, :, 0].transpose(1, 2)
+
+
+def test_the_fast_layouts_compute_what_the_plain_ones_do(monkeypatch):
+    """The speed work (MSC's convolutions channels-last, sampled maps read in grid_sample's layout, weighted
+    values written straight into the MLP's input) changes no output, in inference and with gradients (fixed
+    random weights)."""
+    from reproductions.msit import model as msit
+
+    torch.manual_seed(0)
+    encoder = registry.make("edsr-baseline", scale=2, no_upsampling=True, mean_shift=False)
+    model = MSIT(encoder, 2, conv="plain").eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.05)
+    lr, coord = torch.rand(1, 3, 6, 5), torch.rand(1, 9, 2) * 2 - 1
+    cell = torch.full((1, 9, 2), 2 / 12)
+    with torch.no_grad():
+        plain = plain_decode(model, model.features(lr), coord, cell)
+        assert (model.decode(model.features(lr), coord, cell) - plain).abs().max() <= 1e-5
+    trained = model.decode(model.features(lr), coord, cell)
+    assert (trained - plain).abs().max() <= 1e-5
+    trained.square().sum().backward()
+    assert model.v_proj.weight.grad.abs().sum() > 0 and model.mlp[0].weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        fast = model(lr)
+        monkeypatch.setattr(msit, "channels_last", lambda x: x)
+        monkeypatch.setattr(MSIT, "decode", plain_decode)
+        plain = model(lr)
+    assert (fast - plain).abs().max() <= 1e-5
