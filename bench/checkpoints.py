@@ -44,6 +44,8 @@ def save_model(path: str | os.PathLike, model: nn.Module, budget: Any = None) ->
     if spec is None:
         raise BenchError("the model has no spec (build it with bench.registry.make) to save with its weights")
     path = Path(path)
+    if path.suffix != ".safetensors":  # the loaders tell formats by suffix: a .pt name would be read as a pickle
+        raise BenchError(f"a model file is written as safetensors: name it {path.stem}.safetensors, not {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {"spec": json.dumps(spec)}

@@ -84,6 +84,9 @@ def test_save_model_round_trip_keeps_spec_weights_and_budget(tmp_path):
     assert training_budget(save_model(tmp_path / "plain.safetensors", model)) is None
     with pytest.raises(BenchError, match="no spec"):
         save_model(tmp_path / "x.safetensors", nn.Conv2d(3, 3, 1))
+    with pytest.raises(BenchError, match="name it x.safetensors"):  # the loaders would read a .pt as a pickle
+        save_model(tmp_path / "x.pt", model)
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_budget_of_a_file_written_before_budgets_were_json_is_its_label(tmp_path):
