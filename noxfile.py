@@ -79,6 +79,6 @@ def report(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Performance benchmarks (pytest-benchmark); they need the benchmark images (BENCH_DATA_ROOT)."""
     install(session)
-    # pytest imports torch before bench: the allocator setting bench/__init__.py makes comes in by environment.
+    # pytest imports torch before bench, and PyTorch reads THP_MEM_ALLOC_ENABLE at its first allocation: set here.
     session.run("python", "-m", "pytest", "tests/benchmarks", "--benchmark-only", *session.posargs,
                 env={"THP_MEM_ALLOC_ENABLE": "1"})
