@@ -261,11 +261,13 @@ class MSRASR(nn.Module):
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
         # SwinIR's heads: one-step for light [spec: the x2 -> x3 -> x4 params steps], classical as SwinIR's.
         self.reconstruction = SwinIRUpsampler(embed_dim, scale, upsampler)
-        self._masks = boundary_masks(window, window // 2, (1, *self.csa_scales))
+        self._cpu_masks = boundary_masks(window, window // 2, (1, *self.csa_scales))
+        self._masks = self._cpu_masks
 
     def masks(self, device: torch.device) -> dict[int, torch.Tensor]:
+        """The shift masks on ``device``, copied from the CPU ones (a copy on the meta device holds no values)."""
         if next(iter(self._masks.values())).device != device:
-            self._masks = {s: m.to(device) for s, m in self._masks.items()}
+            self._masks = {s: m.to(device) for s, m in self._cpu_masks.items()}
         return self._masks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
