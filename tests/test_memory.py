@@ -1,6 +1,5 @@
 """bench's process-wide allocator settings (bench/__init__.py): large tensors reuse freed heap memory."""
 
-import ctypes
 import os
 import platform
 import subprocess
