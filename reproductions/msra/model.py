@@ -261,21 +261,15 @@ class MSRASR(nn.Module):
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
         # SwinIR's heads: one-step for light [spec: the x2 -> x3 -> x4 params steps], classical as SwinIR's.
         self.reconstruction = SwinIRUpsampler(embed_dim, scale, upsampler)
-        self._cpu_masks = boundary_masks(window, window // 2, (1, *self.csa_scales))
-        self._masks = self._cpu_masks
-
-    def masks(self, device: torch.device) -> dict[int, torch.Tensor]:
-        """The shift masks on ``device``, copied from the CPU ones (a copy on the meta device holds no values)."""
-        if next(iter(self._masks.values())).device != device:
-            self._masks = {s: m.to(device) for s, m in self._cpu_masks.items()}
-        return self._masks
+        for s, mask in boundary_masks(window, window // 2, (1, *self.csa_scales)).items():
+            self.register_buffer(f"shift_masks_{s}", mask, persistent=False)  # they move with the model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         x = pad_to_multiple(x, self.window) - self.mean
         shallow = self.conv_first(x)
         size = (int(shallow.shape[-2]), int(shallow.shape[-1]))
-        masks = self.masks(x.device)
+        masks = {s: self.get_buffer(f"shift_masks_{s}") for s in (1, *self.csa_scales)}
         shared: dict[str, dict] = {"even": {}, "odd": {}}
         y = self.patch_norm(shallow.flatten(2).transpose(1, 2))
         index = 0
