@@ -87,10 +87,43 @@ def plain_masks(logits, boundary, grid):
     return (logits.view(-1, mask.shape[0], *logits.shape[1:]) + per_window).view_as(logits)
 
 
+def plain_attention(self, windows, shared, masks, grid):
+    """MSAttention as the paper writes it: every layer softmaxes its own logits, F is the module's own conv,
+    masks come whole from the image's regions, and P @ V is one product."""
+    from torch.nn import functional as F
+
+    bw, n, _ = windows.shape
+    ws, hd, heads = self.window, self.ssa_dim // self.ssa_heads, self.ssa_heads
+    if self.computes:
+        q, k, v = self.qkv(windows).chunk(3, dim=-1)
+        split = [t[..., : self.ssa_dim].reshape(bw, n, heads, hd).transpose(1, 2) for t in (q, k)]
+        shared["ssa"] = split[0] @ split[1].transpose(-2, -1) * hd**-0.5
+    else:
+        v = self.qkv(windows)
+        shared["ssa"] = self.transform(shared["ssa"])
+    logits = shared["ssa"] + self.position_bias()[None]
+    if masks is not None:
+        logits = plain_masks(logits, masks[1], grid)
+    v_ssa = v[..., : self.ssa_dim].reshape(bw, n, heads, hd).transpose(1, 2)
+    outputs = [(logits.softmax(-1) @ v_ssa).transpose(1, 2).reshape(bw, n, self.ssa_dim)]
+    for j, s in enumerate(self.csa_scales):
+        lo, hi = self.ssa_dim + j * self.csa_head_dim, self.ssa_dim + (j + 1) * self.csa_head_dim
+        if self.computes:
+            k_s = F.avg_pool2d(k[..., lo:hi].transpose(1, 2).reshape(bw, -1, ws, ws), s).flatten(2)
+            shared[f"plain csa{s}"] = q[..., lo:hi] @ k_s * self.csa_head_dim**-0.5
+        logits = shared[f"plain csa{s}"]
+        if masks is not None:
+            logits = plain_masks(logits, masks[s], grid)
+        v_s = F.pixel_unshuffle(v[..., lo:hi].transpose(1, 2).reshape(bw, -1, ws, ws), s).flatten(2).transpose(1, 2)
+        outputs.append(self.aggregate[j](logits.softmax(-1) @ v_s))
+    return self.proj(torch.cat(outputs, dim=-1))
+
+
 def test_fast_layouts_compute_what_the_plain_ones_do(monkeypatch):
     """The speed work (F on merged window channels, convolutions on channels-last views of the tokens, attention
-    as (v^T P^T)^T, shift masks added to the boundary windows only) changes no output: each part against its
-    plain form, then the model against itself with the plain forms, fixed weights."""
+    as (v^T P^T)^T, shift masks added to the boundary windows only, CSA probabilities shared by the layers that
+    inherit them) changes no output: each part against its plain form, then the model against itself with the
+    plain forms, fixed weights."""
     from torch import nn
 
     from reproductions.msra import model as msra
@@ -116,10 +149,8 @@ def test_fast_layouts_compute_what_the_plain_ones_do(monkeypatch):
         for p in model.parameters():  # every weight and bias non-zero (the initialisation zeroes some biases)
             p.copy_(torch.randn_like(p) * 0.1)
         fast = model(x)
-        monkeypatch.setattr(msra.MSAttention, "transformed", lambda self, scores: self.transform(scores))
+        monkeypatch.setattr(msra.MSAttention, "forward", plain_attention)
         monkeypatch.setattr(msra, "image", lambda t, size: t.transpose(1, 2).reshape(t.shape[0], t.shape[-1], *size))
         monkeypatch.setattr(msra, "tokens", lambda t: t.flatten(2).transpose(1, 2).contiguous())
-        monkeypatch.setattr(msra, "attend", lambda probs, v: probs @ v)
-        monkeypatch.setattr(msra, "add_shift_masks", plain_masks)
         plain = model(x)
     assert (fast - plain).abs().max() <= 1e-5

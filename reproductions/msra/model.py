@@ -94,7 +94,8 @@ class MSAttention(nn.Module):
 
     A *computing* layer projects q, k, v and computes the SSA score map and the CSA score maps; a
     *sharing* layer projects only v, transforms the inherited SSA map with F and reuses the CSA maps
-    [paper, Eq. 7: shared layers cost 9NC + N^2C + 2NC^2]."""
+    [paper, Eq. 7: shared layers cost 9NC + N^2C + 2NC^2]. A layer inherits only from one with its own window
+    shift, so the CSA maps travel as probabilities, their shift masks added."""
 
     def __init__(self, dim: int, window: int, computes: bool, ssa_dim: int, ssa_heads: int,
                  csa_scales: tuple[int, ...], f_kernel: int):
@@ -143,8 +144,11 @@ class MSAttention(nn.Module):
         ws = self.window
         if self.computes:
             q, k, v = self.qkv(windows).chunk(3, dim=-1)
+            shared["shifted"] = masks is not None
         else:
             v = self.qkv(windows)
+            if shared["shifted"] != (masks is not None):  # inherited CSA probabilities carry their masks
+                raise ValueError("a layer inherits attention maps from a layer with the other window shift")
         outputs = []
         # SSA: per-head score map, computed or inherited through F.
         hd = self.ssa_dim // self.ssa_heads
@@ -169,11 +173,13 @@ class MSAttention(nn.Module):
             if self.computes:
                 k_img = k[..., lo:hi].transpose(1, 2).reshape(bw, self.csa_head_dim, ws, ws)
                 k_s = F.avg_pool2d(k_img, s).flatten(2)  # [BW, hd, N/s^2]
-                shared[f"csa{s}"] = (q[..., lo:hi] * self.csa_head_dim**-0.5) @ k_s
-            logits = shared[f"csa{s}"]
-            if masks is not None:
-                logits = add_shift_masks(logits.clone(), masks[s], grid)
-            outputs.append(self.aggregate[j](attend(logits.softmax(-1), v_s)))
+                logits = (q[..., lo:hi] * self.csa_head_dim**-0.5) @ k_s
+                if masks is not None:
+                    logits = add_shift_masks(logits, masks[s], grid)
+                # F leaves the CSA maps as they are, so the layers that inherit them take the probabilities:
+                # one softmax per map instead of one per layer.
+                shared[f"csa{s}"] = logits.softmax(-1)
+            outputs.append(self.aggregate[j](attend(shared[f"csa{s}"], v_s)))
         return self.proj(torch.cat(outputs, dim=-1))
 
 
