@@ -106,11 +106,17 @@ def evaluate(
     scale = test_set.scale
     model = model.to(device).eval()
     run = runner(model, card, protocol)
-    per_image = []
+    by_index: dict[int, dict[str, Any]] = {}
+    # Largest image first: the memory it needs is claimed once and every smaller image reuses it. In set order
+    # each image larger than those before grows the heap, whose new pages the kernel must zero: 10-20% of
+    # msra-light's Urban100 time.
+    pixels = [pair.hr.shape[-2] * pair.hr.shape[-1] for pair in test_set.pairs]
+    order = sorted(range(len(pixels)), key=lambda i: (-pixels[i], i))
     start = time.perf_counter()
     shown = Progress(len(test_set.pairs), f"{card.name} {test_set.name} x{scale}", unit="img", enabled=progress)
     with torch.inference_mode(), shown:
-        for pair in test_set.pairs:
+        for index in order:
+            pair = test_set.pairs[index]
             lr, truth = model_input(pair, scale, protocol, card)
             lr = lr.to(device)
             sr = (self_ensemble(run, lr) if ensemble else run(lr))[0]
@@ -121,9 +127,10 @@ def evaluate(
                 raise BenchError(f"{card.name} returned NaN or infinite values for {pair.name} of {test_set.name} "
                                  f"x{scale}: its weights or its arithmetic are broken (nothing was stored)")
             p, s = score(sr, truth.to(device), scale, protocol)
-            per_image.append({"name": pair.name, "psnr": p, "ssim": s})
+            by_index[index] = {"name": pair.name, "psnr": p, "ssim": s}
             shown.update(1)
     seconds = time.perf_counter() - start
+    per_image = [by_index[i] for i in range(len(pixels))]
     psnrs = [r["psnr"] for r in per_image]
     return {
         "model": card.base,

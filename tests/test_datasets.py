@@ -1,5 +1,6 @@
 """Loading test sets, and the one clear error each bad input gets."""
 
+import dataclasses
 import json
 import shutil
 
@@ -133,6 +134,25 @@ def test_self_ensemble_is_exact_for_a_symmetric_model_and_not_for_others():
     torch.manual_seed(0)
     skewed = torch.nn.Conv2d(3, 3, 3, padding=1).double()
     assert (self_ensemble(skewed, lr) - skewed(lr)).abs().max() > 1e-3
+
+
+def test_evaluation_runs_the_largest_image_first_and_reports_in_set_order(tmp_path):
+    """The largest image claims the memory the others reuse; the per-image scores keep the set's order, each the
+    score of its own image."""
+    from bench.evaluate import evaluate
+    from bench.metrics import get_protocol
+
+    test_set = load_test_set("Set5", 2, make_set(tmp_path, "Set5", sizes=((20, 16), (40, 30), (24, 24), (40, 30))))
+    bicubic = registry.make("bicubic", scale=2)
+    seen = []
+    model = torch.nn.Sequential(torch.nn.Identity(), bicubic)
+    model[0].register_forward_hook(lambda module, args, out: seen.append(tuple(out.shape[-2:])))
+    result = evaluate(model, registry.get("bicubic"), test_set, get_protocol("basicsr"), progress=False)
+    assert seen == [(15, 20), (15, 20), (12, 12), (8, 10)]  # LR sizes, largest first, ties in set order
+    assert [r["name"] for r in result["per_image"]] == ["im0", "im1", "im2", "im3"]
+    alone = [evaluate(bicubic, registry.get("bicubic"), dataclasses.replace(test_set, pairs=[pair]),
+                      get_protocol("basicsr"), progress=False)["per_image"][0] for pair in test_set.pairs]
+    assert result["per_image"] == alone
 
 
 @pytest.mark.data
