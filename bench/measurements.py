@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Key", "Measurement", "budget", "budget_text", "tier_of", "flatten", "latest", "is_short_budget",
-           "scale_text"]
+           "scale_text", "size_protocol"]
 
 SHORT_TIERS = ("ci", "smoke")
 
@@ -56,7 +56,7 @@ class Key:
     scale: str
     metric: str  # psnr, ssim, params, mult_adds, reparam_max_abs_diff, ...
     dataset: str = ""
-    protocol: str = ""  # evaluation protocol; for mult_adds the HR size ("1024x720")
+    protocol: str = ""  # evaluation protocol; for Mult-Adds the counting convention (``size_protocol``)
     self_ensemble: bool = False
 
     def label(self) -> str:
@@ -100,6 +100,12 @@ def scale_text(value: Any) -> str:
     return format(value, "g") if isinstance(value, float) else str(value)
 
 
+def size_protocol(hr_size: str, lr_pad: str = "none") -> str:
+    """How a Mult-Adds count was made: the HR size, and the LR padding if any ("1024x720",
+    "1024x720 lr-pad swinir"). Counts made two ways are two measurements, never one judged for the other."""
+    return hr_size if lr_pad in ("none", "") else f"{hr_size} lr-pad {lr_pad}"
+
+
 def flatten(record: dict[str, Any]) -> list[Measurement]:
     """The measurements one stored record holds (none for kinds without comparable numbers)."""
     kind, budget = record.get("kind"), record.get("budget", "")
@@ -113,7 +119,8 @@ def flatten(record: dict[str, Any]) -> list[Measurement]:
     elif kind == "complexity":
         rows = [(Key(**base, metric=m), record.get(m)) for m in ("params", "params_trainable", "params_leaf_modules")]
         for metric in ("mult_adds", "analytic_mult_adds"):  # fvcore's count, and the model's own formula
-            rows.append((Key(**base, metric=metric, protocol=record.get("hr_size", "")), record.get(metric)))
+            counted = size_protocol(record.get("hr_size", ""), record.get("lr_pad", "none"))
+            rows.append((Key(**base, metric=metric, protocol=counted), record.get(metric)))
     elif kind == "time" and "max_abs_diff" in record:
         rows = [(Key(**base, metric="reparam_max_abs_diff"), record["max_abs_diff"])]
     elif kind == "compare":  # a model against a reference (bicubic) on the same set and protocol

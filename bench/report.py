@@ -2,8 +2,9 @@
 
 Every number of every paper's ``reported.csv`` gets a cell: the reported value, the latest measured
 twin from the results store (``bench.measurements.latest``), the delta and a verdict from
-``bench.verdicts`` (match, within tolerance, differs, short budget), or ``not measured`` with the reason
-(model not built here, metric not measurable, a budget tier that skips it, or the command that would measure it).
+``bench.verdicts`` (match, within tolerance, differs, short budget), ``measured differently`` (only under
+another convention than the paper's, shown unjudged), or ``not measured`` with the reason (model not built
+here, metric not measurable, a budget tier that skips it, or the command that would measure it).
 Reported values keep the paper's printed digits; measured ones show one digit more. A row that states its
 training set (``train=DF2K``) is compared only with weights trained on that set (``trained_on``).
 
@@ -34,7 +35,7 @@ import pandas as pd
 
 from bench import BenchError, help_summary, registry, results
 from bench.figures import figures
-from bench.measurements import Key, Measurement, budget_text, latest, scale_text, tier_of
+from bench.measurements import Key, Measurement, budget_text, latest, scale_text, size_protocol, tier_of
 from bench.paper import TIERS, Evaluate, Sizes, Step, papers
 from bench.reported import Reported, known_differences, paper_flags, paper_titles, reported_numbers
 from bench.stats import CONFIDENCE, RESAMPLES, SEED, against_reference
@@ -165,9 +166,11 @@ def key_for(row: Reported) -> tuple[Key | None, str]:
         known = row.model in {card.name for card in registry.list_models()}
         return Key(**base, metric=registry.get(row.model).params_count if known else "params"), ""
     if metric == "mult_adds":  # fvcore, unless the table copied a model's own analytic count (say so in protocol)
-        found = re.search(r"hr (\d+x\d+)", row.protocol)
+        hr = re.search(r"hr (\d+x\d+)", row.protocol)
+        lr_pad = re.search(r"lr-pad (\S+)", row.protocol)
         counter = "analytic_mult_adds" if "analytic" in row.protocol else "mult_adds"
-        return Key(**base, metric=counter, protocol=found.group(1) if found else DEFAULT_HR), ""
+        counted = size_protocol(hr.group(1) if hr else DEFAULT_HR, lr_pad.group(1) if lr_pad else "none")
+        return Key(**base, metric=counter, protocol=counted), ""
     return None, f"the harness does not measure '{row.metric}'"
 
 
@@ -175,7 +178,9 @@ def _hint(key: Key) -> str:
     name = registry.join_name(key.model, key.variant)
     if key.metric.startswith("params") or key.metric.endswith("mult_adds"):
         scale = key.scale or "2"  # an arbitrary-scale model's one printed size: any scale's count
-        return f"python -m bench complexity {name} --scale {scale} --hr {key.protocol or DEFAULT_HR}"
+        hr, _, lr_pad = (key.protocol or DEFAULT_HR).partition(" lr-pad ")
+        padding = f" --lr-pad {lr_pad}" if lr_pad else ""
+        return f"python -m bench complexity {name} --scale {scale} --hr {hr}{padding}"
     ensemble = " --self-ensemble" if key.self_ensemble else ""
     return (f"python -m bench evaluate {name} --scale {key.scale} --dataset {key.dataset} "
             f"--protocol {key.protocol}{ensemble} --weights W")
@@ -284,10 +289,12 @@ def build_cells(reported: list[Reported], measured: dict[Key, Measurement],
         elif key is not None:
             cell.hint = _hint(key)
             if other is not None:
+                cell.verdict = "measured differently"
                 cell.why = (f"measured only with {other.key.protocol or 'another setting'}: "
                             f"{format_value(key.metric, other.value)}")
             elif elsewhere is not None:  # the row states a training set; these weights were trained on another
                 other_set = trained_on(elsewhere.record) or "a set not recorded"
+                cell.verdict = "measured differently"
                 cell.why = (f"measured only with weights trained on {other_set}: "
                             f"{format_value(key.metric, elsewhere.value)}")
             else:
@@ -318,7 +325,8 @@ def _measures(step: Step, key: Key, name: str) -> bool:
                 and key.protocol == step.protocol and key.self_ensemble == step.ensemble
                 and key.scale in {scale_text(s) for s in step.scales})
     if isinstance(step, Sizes):
-        at_size = not key.metric.endswith("mult_adds") or key.protocol == f"{step.hr[0]}x{step.hr[1]}"
+        at_size = (not key.metric.endswith("mult_adds")
+                   or key.protocol == size_protocol(f"{step.hr[0]}x{step.hr[1]}", step.lr_pad))
         return at_size and (name, key.scale) in {(row, scale_text(s)) for row, s in step.rows}
     return False
 
@@ -348,9 +356,10 @@ class Table:
         return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
 
     def measured(self, row: tuple | None = None) -> bool:
-        """Whether a cell of ``row`` (of the table, if None) has a measured value: the page's "measured only"
-        view hides the rows and tables that have none."""
-        return any(cell.measured is not None for (r, _), cell in self.cells.items() if row is None or r == row)
+        """Whether a cell of ``row`` (of the table, if None) has a measured value, under the paper's convention or
+        another: the page's "measured only" view hides the rows and tables that have none."""
+        return any(cell.measured is not None or cell.verdict == "measured differently"
+                   for (r, _), cell in self.cells.items() if row is None or r == row)
 
 
 @dataclass(frozen=True)
@@ -547,12 +556,14 @@ def summary(cells: list[Cell], records: list[dict[str, Any]], data_root=None) ->
     commands: dict[str, dict[str, Any]] = {}  # command -> {group, cells, cost (seconds or None), basis}
     for cell in cells:
         key, row = cell.key, cell.reported
-        if key is None or row.model not in built or cell.verdict not in ("not measured", "short budget"):
+        if key is None or row.model not in built or cell.verdict not in ("not measured", "measured differently",
+                                                                         "short budget"):
             continue
         name = registry.join_name(key.model, key.variant)
-        if cell.verdict == "not measured" and row.metric not in ("psnr", "ssim"):
+        waiting = cell.verdict != "short budget"  # nothing measured under the paper's convention yet
+        if waiting and row.metric not in ("psnr", "ssim"):
             group, command, cost, basis = "sizes", cell.hint, None, "no stored timing of a count"
-        elif cell.verdict == "not measured" and not row.trained_on and (
+        elif waiting and not row.trained_on and (
                 key.model == REFERENCE or (name, key.scale) in released):
             weights = f" --weights {released[(name, key.scale)]}" if key.model != REFERENCE else ""
             command = (f"python -m bench evaluate {name} --scale {key.scale} --dataset {key.dataset} "
@@ -726,7 +737,7 @@ def render_markdown(cells: list[Cell], paired: Sequence[dict[str, Any]] = (),
                         mark = _marks([table.measured_marks[(row, column)]])
                         text += f" / {cell.measured_text()}{mark} ({cell.delta_text()}, {cell.verdict_text()})"
                     else:
-                        text += f" / not measured ({cell.why})" if cell.why else " / not measured"
+                        text += f" / {cell.verdict} ({cell.why})" if cell.why else f" / {cell.verdict}"
                     parts.append(text)
                 lines.append(f"| {row[0]}{_marks(table.row_marks.get(row, []))} | {row[1]} | {row[2]} | "
                              + " | ".join(parts) + " |")

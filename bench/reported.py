@@ -10,6 +10,11 @@ or between its text and a table, or a reading the reproduction had to choose (wi
 numbers). The report numbers each flag and shows it under its table. Flags that concern no single number
 ("the text names a method its tables do not print") are the manifest's ``Paper.flags`` (``paper_flags``),
 shown at the top of the paper's page.
+
+The ``protocol`` says how the paper measured: for PSNR/SSIM the evaluation protocol (``bench.metrics``); for
+Mult-Adds the HR size (``hr 1280x720``; 1024x720 if absent), ``lr-pad P`` where the LR was padded before counting
+(``bench.complexity.lr_size``) and ``analytic`` where the table copied a model's own formula. The report judges a
+cell only against a measurement made the same way; one made another way is "measured differently".
 """
 
 from __future__ import annotations

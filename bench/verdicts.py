@@ -9,6 +9,8 @@ Against a paper (``judge``):
 - ``differs``: outside it, whatever the printed digits;
 - ``short budget``: a PSNR/SSIM of weights trained with a ci or smoke budget: shown, never judged as a
   reproduction of the paper's full-budget number;
+- ``measured differently``: measured only under another convention than the paper's (another evaluation
+  protocol, LR padding or training set): the value is shown, never judged against the paper's;
 - ``not measured``: no measured twin (the report says why).
 
 Against a committed baseline (``regression``): ``ok`` / ``improved``, or a failure in capitals: ``FELL``
@@ -31,7 +33,7 @@ __all__ = ["TOLERANCES", "VERDICTS", "Verdict", "half_unit", "judge", "regressio
 TOLERANCES = {"psnr": ("abs", 0.05), "ssim": ("abs", 0.002), "mult_adds": ("rel", 0.03),
               "analytic_mult_adds": ("rel", 0.03),
               "params": ("rel", 0.02), "params_trainable": ("rel", 0.02), "params_leaf_modules": ("rel", 0.02)}
-VERDICTS = ("match", "within tolerance", "differs", "short budget", "not measured")
+VERDICTS = ("match", "within tolerance", "differs", "short budget", "measured differently", "not measured")
 QUALITY = ("psnr", "ssim")
 
 DEFAULT_PSNR_TOLERANCE = 0.05  # dB a gated PSNR may fall before the gate fails
