@@ -174,6 +174,14 @@ def key_for(row: Reported) -> tuple[Key | None, str]:
     return None, f"the harness does not measure '{row.metric}'"
 
 
+def _convention(key: Key) -> str:
+    """How ``key`` was measured, for a cell whose paper measured otherwise."""
+    if key.metric.endswith("mult_adds"):
+        hr, _, lr_pad = key.protocol.partition(" lr-pad ")
+        return f"at HR {hr}, LR " + (f"padded ({lr_pad})" if lr_pad else "not padded")
+    return f"with {key.protocol or 'another setting'}"
+
+
 def _hint(key: Key) -> str:
     name = registry.join_name(key.model, key.variant)
     if key.metric.startswith("params") or key.metric.endswith("mult_adds"):
@@ -290,8 +298,7 @@ def build_cells(reported: list[Reported], measured: dict[Key, Measurement],
             cell.hint = _hint(key)
             if other is not None:
                 cell.verdict = "measured differently"
-                cell.why = (f"measured only with {other.key.protocol or 'another setting'}: "
-                            f"{format_value(key.metric, other.value)}")
+                cell.why = f"measured only {_convention(other.key)}: {format_value(key.metric, other.value)}"
             elif elsewhere is not None:  # the row states a training set; these weights were trained on another
                 other_set = trained_on(elsewhere.record) or "a set not recorded"
                 cell.verdict = "measured differently"

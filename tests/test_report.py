@@ -126,7 +126,7 @@ def test_a_count_made_another_way_than_the_papers_is_measured_differently_never_
         (cell,) = report.build_cells([row], latest(results.load_records(store)))
         if lr_pad == "none":
             assert (cell.verdict, cell.delta, cell.why) == ("measured differently", None,
-                                                            "measured only with 1024x720: 48.14G")
+                                                            "measured only at HR 1024x720, LR not padded: 48.14G")
             assert cell.hint.endswith("--hr 1024x720 --lr-pad swinir")
         else:
             assert (cell.verdict, cell.delta_text()) == ("match", "0.0%")
