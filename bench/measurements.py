@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Key", "Measurement", "budget", "budget_text", "tier_of", "flatten", "latest", "is_short_budget",
-           "scale_text", "size_protocol"]
+           "scale_text", "size_protocol", "counted_at"]
 
 SHORT_TIERS = ("ci", "smoke")
 
@@ -104,6 +104,12 @@ def size_protocol(hr_size: str, lr_pad: str = "none") -> str:
     """How a Mult-Adds count was made: the HR size, and the LR padding if any ("1024x720",
     "1024x720 lr-pad swinir"). Counts made two ways are two measurements, never one judged for the other."""
     return hr_size if lr_pad in ("none", "") else f"{hr_size} lr-pad {lr_pad}"
+
+
+def counted_at(protocol: str) -> tuple[str, str]:
+    """(HR size, LR padding or "") of a ``size_protocol``."""
+    hr_size, _, lr_pad = protocol.partition(" lr-pad ")
+    return hr_size, lr_pad
 
 
 def flatten(record: dict[str, Any]) -> list[Measurement]:

@@ -35,7 +35,7 @@ import pandas as pd
 
 from bench import BenchError, help_summary, registry, results
 from bench.figures import figures
-from bench.measurements import Key, Measurement, budget_text, latest, scale_text, size_protocol, tier_of
+from bench.measurements import Key, Measurement, budget_text, counted_at, latest, scale_text, size_protocol, tier_of
 from bench.paper import TIERS, Evaluate, Sizes, Step, papers
 from bench.reported import Reported, known_differences, paper_flags, paper_titles, reported_numbers
 from bench.stats import CONFIDENCE, RESAMPLES, SEED, against_reference
@@ -177,7 +177,7 @@ def key_for(row: Reported) -> tuple[Key | None, str]:
 def _convention(key: Key) -> str:
     """How ``key`` was measured, for a cell whose paper measured otherwise."""
     if key.metric.endswith("mult_adds"):
-        hr, _, lr_pad = key.protocol.partition(" lr-pad ")
+        hr, lr_pad = counted_at(key.protocol)
         return f"at HR {hr}, LR " + (f"padded ({lr_pad})" if lr_pad else "not padded")
     return f"with {key.protocol or 'another setting'}"
 
@@ -186,7 +186,7 @@ def _hint(key: Key) -> str:
     name = registry.join_name(key.model, key.variant)
     if key.metric.startswith("params") or key.metric.endswith("mult_adds"):
         scale = key.scale or "2"  # an arbitrary-scale model's one printed size: any scale's count
-        hr, _, lr_pad = (key.protocol or DEFAULT_HR).partition(" lr-pad ")
+        hr, lr_pad = counted_at(key.protocol or DEFAULT_HR)
         padding = f" --lr-pad {lr_pad}" if lr_pad else ""
         return f"python -m bench complexity {name} --scale {scale} --hr {hr}{padding}"
     ensemble = " --self-ensemble" if key.self_ensemble else ""
